@@ -75,7 +75,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # a .pth / .h5 / .npy file, or 'random' (offline demos and tests only).
   c.vgg.weights = 'torchvision'
   c.vgg.layer = 'conv4_4'             # [v2] conv4_4_no_activation
-  c.vgg.preprocess = 'caffe'          # [v2] BGR minus ImageNet mean, [0,255]
+  # 'auto' = what the weights were trained with: 'torch' (normalised RGB) for
+  # torchvision's .pth, 'caffe' ([v2] BGR in [0,255] minus the mean) for the
+  # Keras .h5 / AnimeGAN vgg19.npy. Feeding torchvision weights [v2]'s caffe
+  # input would shift every feature, hence not 'caffe' by default.
+  c.vgg.preprocess = 'auto'           # 'auto' | 'caffe' | 'torch'
   c.vgg.cache_dir = ''                # '' = ~/.cache/animejax
 
   # ---------------------------------------------------------------- losses
