@@ -58,6 +58,36 @@ def test_sn_conv_updates_only_in_training_mode():
   np.testing.assert_allclose(y_train, want_y, rtol=1e-4, atol=1e-5)
 
 
+def test_sn_conv_gradient_flows_through_power_iteration():
+  # [v2] tools/ops.py has no stop_gradient on u, v: d/dW includes their
+  # dependence on W. (Inside the discriminators this term happens to vanish:
+  # every SN conv but the 1-channel logit conv feeds a scale-invariant norm,
+  # and for 1 output channel the one iteration is exact.)
+  tf = pytest.importorskip('tensorflow')
+  conv = sn_lib.SNConv(6, spectral_norm=True)
+  x = np.random.default_rng(5).normal(size=(2, 6, 6, 3)).astype(np.float32)
+  variables = conv.init(jax.random.key(0), x)
+  weights = np.random.default_rng(6).normal(size=(2, 6, 6, 6)).astype(
+      np.float32)
+  grad = jax.grad(lambda p: jnp.sum(weights * conv.apply(
+      {**variables, 'params': p}, x)))(variables['params'])['kernel']
+
+  w = tf.Variable(np.asarray(variables['params']['kernel']))
+  with tf.GradientTape() as tape:
+    w2 = tf.reshape(w, [-1, 6])
+    l2 = lambda a: a / (tf.reduce_sum(a ** 2) ** 0.5 + 1e-12)
+    v = l2(tf.matmul(np.asarray(variables['spectral']['u']), tf.transpose(w2)))
+    u = l2(tf.matmul(v, w2))
+    w_sn = tf.reshape(w2 / tf.matmul(tf.matmul(v, w2), tf.transpose(u)),
+                      w.shape)
+    y = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), w_sn, 1,
+                     'VALID')
+    loss = tf.reduce_sum(weights * y)
+  want = tape.gradient(loss, w).numpy()
+  np.testing.assert_allclose(grad, want, rtol=1e-4,
+                             atol=1e-4 * np.abs(want).max())
+
+
 def test_repeated_updates_converge_to_unit_spectral_norm():
   conv = sn_lib.SNConv(8, spectral_norm=True,
                        kernel_init=jax.nn.initializers.normal(1.0))
@@ -129,17 +159,25 @@ def test_published_parameter_counts():
 
 
 def _tf_animegan_d(x, params, spectral, ch, n_dis, norm, sn):
-  """[v2] net/discriminator.py D_net rebuilt from tf.nn ops (eager)."""
+  """[v2] net/discriminator.py D_net rebuilt from tf.nn ops (eager).
+
+  Returns (logits, d sum(logits) / d kernels, updated u per conv).
+  """
   tf = pytest.importorskip('tensorflow')
+  del ch
+  kernels = {name: tf.Variable(p['kernel']) for name, p in params.items()
+             if 'kernel' in p}
+  new_u = {}
 
   def conv(y, name, stride):
-    w = tf.constant(params[name]['kernel'])
-    if sn:  # tools/ops.py spectral_norm, one iteration.
+    w = kernels[name]
+    if sn:  # tools/ops.py spectral_norm, one iteration, gradients through u, v.
       shape = w.shape
       w2 = tf.reshape(w, [-1, shape[-1]])
       l2 = lambda a: a / (tf.reduce_sum(a ** 2) ** 0.5 + 1e-12)
       v = l2(tf.matmul(tf.constant(spectral[name]['u']), tf.transpose(w2)))
       u = l2(tf.matmul(v, w2))
+      new_u[name] = u.numpy()
       sigma = tf.matmul(tf.matmul(v, w2), tf.transpose(u))
       w = tf.reshape(w2 / sigma, shape)
     pad = [[1, 1], [1, 1]] if stride == 1 else [[1, 0], [1, 0]]  # 3-2 odd.
@@ -154,12 +192,16 @@ def _tf_animegan_d(x, params, spectral, ch, n_dis, norm, sn):
         variance_epsilon=1e-12 if norm == 'layer' else 1e-5)
 
   lrelu = lambda y: tf.nn.leaky_relu(y, 0.2)
-  y = lrelu(conv(tf.constant(x), 'conv_0', 1))
-  for i in range(1, n_dis):
-    y = lrelu(conv(y, f'conv_s2_{i}', 2))
-    y = lrelu(normalize(conv(y, f'conv_s1_{i}', 1), f'norm_{i}'))
-  y = lrelu(normalize(conv(y, 'last_conv', 1), 'last_norm'))
-  return conv(y, 'D_logit', 1).numpy()
+  with tf.GradientTape() as tape:
+    y = lrelu(conv(tf.constant(x), 'conv_0', 1))
+    for i in range(1, n_dis):
+      y = lrelu(conv(y, f'conv_s2_{i}', 2))
+      y = lrelu(normalize(conv(y, f'conv_s1_{i}', 1), f'norm_{i}'))
+    y = lrelu(normalize(conv(y, 'last_conv', 1), 'last_norm'))
+    y = conv(y, 'D_logit', 1)
+    total = tf.reduce_sum(y)
+  grads = tape.gradient(total, kernels)
+  return y.numpy(), {k: g.numpy() for k, g in grads.items()}, new_u
 
 
 @pytest.mark.parametrize('norm,sn', [('layer', True), ('instance', False)])
@@ -177,13 +219,29 @@ def test_animegan_d_matches_tensorflow(norm, sn):
       lambda p, a: a + 0.1 * jax.random.normal(jax.random.key(len(str(p))),
                                                a.shape)
       if 'norm' in str(p) else a, variables)
-  got = model.apply(variables, x)
   as_np = jax.tree.map(np.asarray, variables)
-  want = _tf_animegan_d(x, as_np['params'], as_np.get('spectral'), ch, n_dis,
-                        norm, sn)
+  want, want_grads, want_u = _tf_animegan_d(
+      x, as_np['params'], as_np.get('spectral'), ch, n_dis, norm, sn)
+
+  def total(params):
+    y, upd = model.apply({**variables, 'params': params}, x, update_stats=True,
+                         mutable=['spectral'])
+    return jnp.sum(y), (y, upd)
+
+  grads, (got, upd) = jax.grad(total, has_aux=True)(variables['params'])
   assert got.shape == want.shape == (2, 8, 6, 1)
   np.testing.assert_allclose(got, want, rtol=1e-4,
                              atol=1e-4 * np.abs(want).max())
+  assert sorted(want_grads) == sorted(
+      k for k in grads if 'kernel' in grads[k])
+  for name, g in want_grads.items():
+    np.testing.assert_allclose(grads[name]['kernel'], g, rtol=1e-3,
+                               atol=1e-3 * np.abs(g).max(), err_msg=name)
+  if sn:
+    assert sorted(upd['spectral']) == sorted(want_u)
+    for name, u in want_u.items():
+      np.testing.assert_allclose(upd['spectral'][name]['u'], u, rtol=1e-4,
+                                 atol=1e-6, err_msg=name)
 
 
 def test_cartoongan_d_matches_torch():
