@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 import ml_dtypes
 import numpy as np
 
-# torch/serialization.py: MAGIC_NUMBER and PROTOCOL_VERSION of the legacy format.
+# torch/serialization.py: MAGIC_NUMBER, PROTOCOL_VERSION of the legacy format.
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 _LEGACY_PROTOCOL = 1001
 
@@ -207,7 +207,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
   def persistent_load(self, pid: Any) -> Any:
     if not isinstance(pid, tuple) or not pid or pid[0] != 'storage':
-      raise UnsafePickleError(f'{self._name}: unsupported persistent id {pid!r}')
+      raise UnsafePickleError(
+          f'{self._name}: unsupported persistent id {pid!r}')
     return self._load_storage(pid)
 
 

@@ -107,7 +107,8 @@ def test_bad_files(tmp_path):
     torch_file.load(junk)
   # A truncated legacy file: the storage bytes are cut short.
   path = tmp_path / 'cut.pth'
-  torch.save({'w': torch.ones(1000)}, path, _use_new_zipfile_serialization=False)
+  torch.save({'w': torch.ones(1000)}, path,
+             _use_new_zipfile_serialization=False)
   data = path.read_bytes()
   path.write_bytes(data[:-100])
   with pytest.raises(ValueError, match='truncated'):

@@ -141,7 +141,7 @@ def _write_keras_legacy_h5(path, arrays):
 def _tf_vgg(x_rgb_pm1, arrays, layer, pre_relu):
   """VGG19 from tf.nn ops on Keras' own 'caffe' preprocess_input."""
   tf = pytest.importorskip('tensorflow')
-  from tensorflow.keras.applications import vgg19 as keras_vgg19  # pylint: disable=g-import-not-at-top
+  keras_vgg19 = tf.keras.applications.vgg19
   y = tf.constant(keras_vgg19.preprocess_input((x_rgb_pm1 + 1.0) * 127.5))
   for name in vgg19.CONV_NAMES:
     if name.endswith('_1') and name != 'conv1_1':
@@ -183,7 +183,7 @@ def test_keras2_h5_layout(tmp_path, hwio_arrays):
                                 hwio_arrays['conv5_4'][0])
 
 
-# ----------------------------------------------------------------- AnimeGAN .npy
+# ------------------------------------------------------------ AnimeGAN .npy
 def test_animegan_npy(tmp_path, hwio_arrays):
   data = {name: [k, b] for name, (k, b) in hwio_arrays.items()}
   data['fc8'] = [np.zeros((4, 2), np.float32), np.zeros(2, np.float32)]
@@ -266,7 +266,7 @@ def test_torchvision_file_placed_in_cache_is_hash_checked(tmp_path, torch_vgg):
     vgg_weights.load_vgg19_params('torchvision', str(cache))
 
 
-# ----------------------------------------------------------------- random/config
+# ------------------------------------------------------------ random/config
 def test_random_weights_are_fixed_and_loud(caplog):
   with caplog.at_level(logging.WARNING):
     a, preprocess = vgg_weights.load_vgg19('random')

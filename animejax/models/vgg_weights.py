@@ -148,7 +148,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
   def find_class(self, module: str, name: str) -> Any:
     if (module in ('numpy.core.multiarray', 'numpy._core.multiarray')
         and name in ('_reconstruct', 'scalar')):
-      return getattr(np._core.multiarray, name)  # pylint: disable=protected-access
+      # pylint: disable-next=protected-access
+      return getattr(np._core.multiarray, name)
     if module == 'numpy' and name in ('ndarray', 'dtype'):
       return getattr(np, name)
     raise pickle.UnpicklingError(
@@ -266,9 +267,10 @@ def _download(url: str, dest: str, sha256_prefix: str, cache_dir: str) -> None:
   fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix='.part')
   try:
     try:
-      with urllib.request.urlopen(url, timeout=60) as r, os.fdopen(fd, 'wb') as f:
-        for chunk in iter(lambda: r.read(1 << 20), b''):
-          f.write(chunk)
+      with os.fdopen(fd, 'wb') as f:
+        with urllib.request.urlopen(url, timeout=60) as r:
+          for chunk in iter(lambda: r.read(1 << 20), b''):
+            f.write(chunk)
     except (urllib.error.URLError, OSError, ValueError) as e:
       raise FileNotFoundError(_offline_message(cache_dir, url, e)) from e
     _check_hash(tmp, sha256_prefix)
@@ -357,7 +359,8 @@ def resolve_preprocess(requested: str, native: str) -> str:
 
 def vgg_from_config(cfg: Any, dtype: Any = jnp.float32
                     ) -> tuple[vgg19.VGG19, Params]:
-  """(VGG19 module, params) from `config.vgg` (weights, preprocess, cache_dir)."""
+  """(VGG19 module, params) from `config.vgg` (weights, preprocess,
+  cache_dir): the entry point for the training code."""
   params, native = load_vgg19(cfg.weights, cfg.get('cache_dir', ''))
   preprocess = resolve_preprocess(cfg.get('preprocess', 'auto'), native)
   return vgg19.VGG19(preprocess=preprocess, dtype=dtype), params
