@@ -1,0 +1,230 @@
+"""Orbax checkpoints of a run, and generator weights read back from them.
+
+Layout of a workdir:
+  checkpoints/<step>/state   the whole TrainState (params, optimizer states,
+                             spectral-norm vectors, RNG): resuming is exact.
+  checkpoints/<step>/meta    JSON: step, phase, schedule and the run config.
+  config.json                the config of the latest start of the run.
+
+Orbax writes each step into a temporary directory and renames it when
+complete, so a run killed mid-save leaves the previous checkpoint as the
+latest. Preservation: the last `keep` checkpoints plus the one with the best
+evaluation metric (orbax `LatestN` or `BestN(n=1)`). Every process of a
+multi-host run must call `save`/`restore` (orbax coordinates them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from absl import logging
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers
+
+from animejax import weights_io
+
+CHECKPOINT_DIR = 'checkpoints'
+CONFIG_FILE = 'config.json'
+# Key under which `save` stores the ranking value in orbax's metrics item.
+_SCORE = 'score'
+
+
+def _is_key(x: Any) -> bool:
+  return isinstance(x, jax.Array) and jax.dtypes.issubdtype(
+      x.dtype, jax.dtypes.prng_key)
+
+
+def to_storable(tree: Any) -> Any:
+  """Typed PRNG keys -> their uint32 key data (orbax stores plain arrays)."""
+  return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x,
+                      tree)
+
+
+def from_storable(tree: Any, like: Any) -> Any:
+  """Inverse of `to_storable`, using `like` to know which leaves were keys."""
+  def back(x, ref):
+    if _is_key(ref):
+      return jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref))
+    return x
+  return jax.tree.map(back, tree, like)
+
+
+def abstract_like(tree: Any) -> Any:
+  """ShapeDtypeStructs (with shardings) describing `to_storable(tree)`."""
+  def spec(x):
+    if isinstance(x, jax.Array):
+      return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
+    return x
+  return jax.tree.map(spec, to_storable(tree))
+
+
+class Checkpointer:
+  """The run's CheckpointManager: latest N plus the best by one metric."""
+
+  def __init__(self, workdir: str, keep: int, best_metric: str | None = None,
+               best_mode: str = 'max', async_save: bool = True,
+               read_only: bool = False):
+    self.directory = os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
+    self.best_metric = best_metric
+    self.best_mode = best_mode
+    # Checkpoints saved without an evaluation rank below every evaluated one,
+    # so BestN(n=1) keeps the best evaluated checkpoint and LatestN the rest.
+    worst = -math.inf if best_mode == 'max' else math.inf
+
+    def score(metrics):
+      value = (metrics or {}).get(_SCORE)
+      return worst if value is None or not math.isfinite(value) else value
+
+    policy = checkpoint_managers.AnyPreservationPolicy([
+        checkpoint_managers.LatestN(n=keep),
+        checkpoint_managers.BestN(get_metric_fn=score,
+                                  reverse=(best_mode == 'min'), n=1,
+                                  keep_checkpoints_without_metrics=False),
+    ])
+    options = ocp.CheckpointManagerOptions(
+        best_fn=score, best_mode=best_mode, preservation_policy=policy,
+        enable_async_checkpointing=async_save and not read_only,
+        create=not read_only, read_only=read_only,
+        # Leftovers of a killed save; a reader must not touch a live run's.
+        cleanup_tmp_directories=not read_only)
+    self._score = score
+    self.manager = ocp.CheckpointManager(
+        self.directory, item_names=('state', 'meta'), options=options)
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def best_step(self) -> int | None:
+    """The step with the best evaluated metric, or None if none evaluated."""
+    best, best_value = None, None
+    for step in self.manager.all_steps():
+      metrics = self.manager.metrics(step)
+      if not metrics or metrics.get(_SCORE) is None:
+        continue
+      value = metrics[_SCORE]
+      better = (best_value is None or
+                (value > best_value if self.best_mode == 'max'
+                 else value < best_value))
+      if better:
+        best, best_value = step, value
+    return best
+
+  def save(self, step: int, state: Any, meta: Mapping[str, Any],
+           eval_metrics: Mapping[str, float] | None = None) -> bool:
+    """Saves `state` at `step` (asynchronously); returns False if it exists."""
+    if step in self.manager.all_steps():
+      return False
+    metrics = {'step': int(step)}
+    if eval_metrics and self.best_metric in eval_metrics:
+      metrics[_SCORE] = float(eval_metrics[self.best_metric])
+      metrics[self.best_metric] = metrics[_SCORE]
+    saved = self.manager.save(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave(to_storable(state)),
+            meta=ocp.args.JsonSave(dict(meta))),
+        metrics=metrics, force=True)
+    return bool(saved)
+
+  def restore(self, step: int, like: Any) -> tuple[Any, dict[str, Any]]:
+    """Restores (state shaped and sharded like `like`, meta) from `step`."""
+    restored = self.manager.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_like(like)),
+            meta=ocp.args.JsonRestore()))
+    return from_storable(restored['state'], like), dict(restored['meta'])
+
+  def restore_raw(self, step: int) -> tuple[Any, dict[str, Any]]:
+    """Restores the saved tree as nested dicts of arrays (no target needed)."""
+    restored = self.manager.restore(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardRestore(),
+                                meta=ocp.args.JsonRestore()))
+    return restored['state'], dict(restored['meta'])
+
+  def wait(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    self.manager.close()
+
+
+def write_config(workdir: str, config) -> None:
+  """Writes the run config as JSON into the workdir (process 0 only)."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  os.replace(tmp, path)
+
+
+def generator_kwargs(generator_config: Mapping[str, Any]) -> dict[str, Any]:
+  """The model kwargs `models.create_generator` needs, from config.generator.
+
+  Only the keys the generator class declares as fields are kept (e.g.
+  'upsample' exists for v1/v2 but not v3); 'name' and 'init_from' are not
+  model fields.
+  """
+  name = generator_config['name']
+  kwargs = {k: v for k, v in generator_config.items()
+            if k not in ('name', 'init_from')}
+  try:
+    from animejax import models  # pylint: disable=g-import-not-at-top
+    import dataclasses  # pylint: disable=g-import-not-at-top
+    fields = {f.name for f in dataclasses.fields(models.GENERATORS[name])}
+    kwargs = {k: v for k, v in kwargs.items() if k in fields}
+  except (ImportError, AttributeError, KeyError, TypeError):
+    pass
+  return kwargs
+
+
+def load_generator_weights(workdir: str,
+                           which: str = 'latest') -> weights_io.GeneratorWeights:
+  """Generator params of a training workdir's 'latest' or 'best' checkpoint.
+
+  Returns a `weights_io.GeneratorWeights` (arch and model kwargs from the
+  config saved with that checkpoint) ready for `weights_io.save` or
+  `models.create_generator(w.arch, **w.model_kwargs)`.
+  """
+  if which not in ('latest', 'best'):
+    raise ValueError(f"which={which!r}: use 'latest' or 'best'.")
+  directory = os.path.join(os.path.abspath(workdir), CHECKPOINT_DIR)
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(
+        f'{workdir!r} has no {CHECKPOINT_DIR}/ folder: not a training workdir '
+        '(train with `python -m animejax.main --workdir ...` first).')
+  ckpt = Checkpointer(workdir, keep=1, read_only=True)
+  try:
+    step = ckpt.best_step() if which == 'best' else ckpt.latest_step()
+    if step is None and which == 'best':
+      logging.warning('%s has no evaluated checkpoint; using the latest.',
+                      workdir)
+      step = ckpt.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'no checkpoint in {directory!r}.')
+    state, meta = ckpt.restore_raw(step)
+  finally:
+    ckpt.close()
+  config = meta.get('config') or {}
+  if not config:
+    with open(os.path.join(workdir, CONFIG_FILE), encoding='utf-8') as f:
+      config = json.load(f)
+  gen = config['generator']
+  params = jax.tree.map(np.asarray, state['g_params'])
+  meta_out = {'source': os.path.abspath(workdir), 'step': int(step),
+              'which': which, 'style': config.get('data', {}).get('style', ''),
+              'data_source': config.get('data', {}).get('source', '')}
+  return weights_io.GeneratorWeights(arch=gen['name'],
+                                     model_kwargs=generator_kwargs(gen),
+                                     params=params, meta=meta_out)
