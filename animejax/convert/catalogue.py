@@ -1,0 +1,160 @@
+"""Known official AnimeGAN weight files: where they are published.
+
+`resolve(name)` returns a local path for a catalogue name, downloading into
+a cache on machines with internet. Offline (or when a source needs a
+browser, e.g. Google Drive confirm pages) it raises `DownloadError` saying
+what to download and where to put it.
+
+URLs are the ones the authors publish (repository files, release assets)
+or that the projects hosting conversions publish in their own scripts;
+`sha256` is only set where a hash is published next to the file. The
+hashes of the files in the project's shared test folder are in
+`LOCAL_SHA256` (computed here, not published).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from typing import Callable
+
+NON_COMMERCIAL = ('non-commercial research, teaching and publication only '
+                  '(AnimeGAN/AnimeGANv2/AnimeGANv3 licence by Asher Chan)')
+
+_V2 = 'https://github.com/TachibanaYoshino/AnimeGANv2/raw/master/checkpoint'
+_V3 = 'https://github.com/TachibanaYoshino/AnimeGANv3/releases/download/v1.1.0'
+_PT = 'https://github.com/bryandlee/animegan2-pytorch/raw/main/weights'
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  name: str
+  arch: str           # 'animeganv2' | 'animeganv3'
+  fmt: str            # convert.FORMATS
+  url: str            # file URL, or folder URL for TF1 checkpoints
+  filename: str       # local file / folder name in the cache
+  licence: str = NON_COMMERCIAL
+  sha256: str = ''    # only when published
+  manual: str = ''    # why it cannot be fetched automatically
+  note: str = ''
+
+
+CATALOGUE: dict[str, Entry] = {e.name: e for e in [
+    # [v2] README: `test.py --checkpoint_dir checkpoint/generator_Hayao_weight`;
+    # the folders are committed in TachibanaYoshino/AnimeGANv2.
+    *[Entry(f'animeganv2-{s.lower()}', 'animeganv2', 'tf1',
+            f'{_V2}/generator_{s}_weight', f'generator_{s}_weight',
+            note='TF1 checkpoint folder (checkpoint + .index + .data)')
+      for s in ('Hayao', 'Paprika', 'Shinkai')],
+    # bryandlee/animegan2-pytorch hubconf.py `known` weights.
+    Entry('animegan2-pytorch-paprika', 'animeganv2', 'torch',
+          f'{_PT}/paprika.pt', 'paprika.pt',
+          note='converted from the official Paprika checkpoint'),
+    *[Entry(f'animegan2-pytorch-{n.replace("_", "-")}', 'animeganv2', 'torch',
+            f'{_PT}/{n}.pt', f'{n}.pt',
+            licence='see bryandlee/animegan2-pytorch (MIT code; weights '
+                    'trained by its author on AnimeGANv2)')
+      for n in ('celeba_distill', 'face_paint_512_v1', 'face_paint_512_v2')],
+    # AnimeGANv3 release v1.1.0 assets (the URL used by the downstream
+    # projects that ship these models).
+    *[Entry(f'animeganv3-{s.lower().replace("_", "-")}', 'animeganv3', 'onnx',
+            f'{_V3}/AnimeGANv3_{s}.onnx', f'AnimeGANv3_{s}.onnx')
+      for s in ('Hayao_36', 'Shinkai_37')],
+    # PINTO model zoo 050_AnimeGANv2/03_integer_quantization/download.sh:
+    # a Google Drive archive with the integer-quantized TFLite exports.
+    Entry('animeganv2-hayao-int8-tflite', 'animeganv2', 'tflite',
+          'https://drive.google.com/uc?export=download&id='
+          '1wFnyD3yJtEsv2GDHJw30VYZ-FIx_zGfb',
+          'animeganv2_hayao_256_int8.tflite',
+          manual='Google Drive archive (resources.tar.gz) behind a confirm '
+                 'page: download it in a browser, extract the Hayao 256 '
+                 'integer-quantized .tflite'),
+]}
+
+# sha256 of the copies in the project's shared test folder (computed).
+LOCAL_SHA256 = {
+    'AnimeGANv3_Hayao_36_QUANTIZED_fp16.tflite':
+        '53daf9b8da8350ac6e1c1171efdbb7bad55f7221c7d213925125841f83e52f35',
+    'AnimeGANv3_Shinkai_37.pb':
+        'ecae7b7dc212e2dcb5f484ac50946740cd6b5e630233989799a35526f611a0a9',
+    'AnimeGANv3_tiny_Cute.onnx':
+        '3ef02d6b2939a0e81621abc5beb0e741bb58654570033cd0e97f6b6ef37c1171',
+    'animeganv2_hayao_256_int8.tflite':
+        '7d9157db18ad9238a7189c4f56786dbb865f980e219c167def0988fc67ffe5e0',
+}
+
+
+class DownloadError(RuntimeError):
+  """A catalogue file could not be fetched; the message says what to do."""
+
+
+def default_cache_dir() -> str:
+  base = os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache'))
+  return os.path.join(base, 'animejax', 'official')
+
+
+def _urlopen_to(url: str, dest: str) -> None:
+  """Downloads `url` to `dest` atomically (the default fetcher)."""
+  with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest))
+    with os.fdopen(fd, 'wb') as f:
+      shutil.copyfileobj(r, f)
+  os.replace(tmp, dest)
+
+
+def sha256(path: str) -> str:
+  h = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      h.update(chunk)
+  return h.hexdigest()
+
+
+def _instructions(entry: Entry, target: str, why: str) -> str:
+  what = (f'the TF1 checkpoint folder {entry.url} (files `checkpoint`, '
+          '`<name>.ckpt.index`, `<name>.ckpt.data-00000-of-00001`)'
+          if entry.fmt == 'tf1' else entry.url)
+  return (f'Cannot fetch {entry.name!r}: {why}\n'
+          f'  Download {what}\n  and put it at {target}\n'
+          f'  (or pass the local path to --from). Licence: {entry.licence}.')
+
+
+def resolve(name: str, cache_dir: str | None = None,
+            fetch: Callable[[str, str], None] = _urlopen_to) -> str:
+  """Local path of catalogue entry `name`, downloading it if needed."""
+  if name not in CATALOGUE:
+    raise KeyError(f'{name!r} is not a known weights name; known: '
+                   f'{sorted(CATALOGUE)}')
+  entry = CATALOGUE[name]
+  cache_dir = cache_dir or default_cache_dir()
+  target = os.path.join(cache_dir, entry.filename)
+  if os.path.exists(target):
+    return target
+  if entry.manual:
+    raise DownloadError(_instructions(entry, target, entry.manual))
+  os.makedirs(cache_dir, exist_ok=True)
+  try:
+    if entry.fmt == 'tf1':
+      os.makedirs(target + '.part', exist_ok=True)
+      fetch(f'{entry.url}/checkpoint', os.path.join(target + '.part',
+                                                    'checkpoint'))
+      with open(os.path.join(target + '.part', 'checkpoint')) as f:
+        prefix = f.readline().split('"')[1]
+      for suffix in ('.index', '.data-00000-of-00001'):
+        fetch(f'{entry.url}/{prefix}{suffix}',
+              os.path.join(target + '.part', prefix + suffix))
+      os.replace(target + '.part', target)
+    else:
+      fetch(entry.url, target)
+  except (OSError, IndexError) as e:  # URLError is an OSError
+    shutil.rmtree(target + '.part', ignore_errors=True)
+    raise DownloadError(_instructions(entry, target, str(e))) from e
+  if entry.sha256 and sha256(target) != entry.sha256:
+    os.remove(target)
+    raise DownloadError(f'{name}: sha256 mismatch for {entry.url}; the file '
+                        'was removed. Try again or download it by hand.')
+  return target
