@@ -176,11 +176,20 @@ def run_sweep(base_config, workdir: str,
   if train_fn is None:
     from animejax import train  # pylint: disable=g-import-not-at-top
     train_fn = train.train_and_evaluate
+  try:
+    from animejax import config_lib  # pylint: disable=g-import-not-at-top
+  except ImportError:  # run loop not installed: key checks only
+    config_lib = None
   # Validate every variant before spending time on the first one.
   configs = []
   for name, overrides in variants:
     config = copy.deepcopy(base_config)
     apply_overrides(config, overrides, where=f'variant {name!r}')
+    if config_lib is not None:
+      try:
+        config_lib.validate(config)
+      except ValueError as e:
+        raise ValueError(f'variant {name!r}: {e}') from e
     configs.append(config)
   results = {}
   for index, ((name, overrides), config) in enumerate(zip(variants, configs)):
@@ -241,8 +250,28 @@ def main(argv: Sequence[str]) -> None:
                fv.workdir)
 
 
+def _add_config_root(argv: Sequence[str]) -> None:
+  # Ablation files import `configs.demo`: put the directory holding
+  # `configs/` on sys.path so the console script works from anywhere.
+  for i, arg in enumerate(argv):
+    path = None
+    if arg.startswith('--config='):
+      path = arg.split('=', 1)[1]
+    elif arg == '--config' and i + 1 < len(argv):
+      path = argv[i + 1]
+    if path:
+      path = os.path.abspath(path.split(':', 1)[0])
+      while path != os.path.dirname(path):
+        path = os.path.dirname(path)
+        if os.path.isfile(os.path.join(path, 'configs', '__init__.py')):
+          if path not in sys.path:
+            sys.path.insert(0, path)
+          return
+
+
 def run() -> None:
   """Console-script entry point (animejax-sweep)."""
+  _add_config_root(sys.argv)
   define_flags()
   app.run(main)
 
