@@ -1,0 +1,105 @@
+"""Catalogue (offline behaviour, no downloads), format detection and CLI."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from animejax import convert, weights_io
+from animejax.convert import catalogue, cli
+
+
+def failing_fetch(url, dest):
+  raise OSError(f'network unreachable ({url})')
+
+
+def test_catalogue_offline_says_what_to_download(tmp_path):
+  with pytest.raises(catalogue.DownloadError) as e:
+    catalogue.resolve('animegan2-pytorch-paprika', str(tmp_path),
+                      fetch=failing_fetch)
+  msg = str(e.value)
+  assert 'weights/paprika.pt' in msg and str(tmp_path / 'paprika.pt') in msg
+  assert 'non-commercial' in msg
+  with pytest.raises(catalogue.DownloadError, match='checkpoint folder'):
+    catalogue.resolve('animeganv2-hayao', str(tmp_path), fetch=failing_fetch)
+  assert not os.path.exists(tmp_path / 'generator_Hayao_weight')
+  assert not os.path.exists(tmp_path / 'generator_Hayao_weight.part')
+  with pytest.raises(catalogue.DownloadError, match='Google Drive'):
+    catalogue.resolve('animeganv2-hayao-int8-tflite', str(tmp_path))
+  with pytest.raises(KeyError, match='known'):
+    catalogue.resolve('animeganv9', str(tmp_path))
+
+
+def test_catalogue_fetches_tf1_folder_with_given_fetcher(tmp_path):
+  served = {'checkpoint': b'model_checkpoint_path: "Hayao-99.ckpt"\n',
+            'Hayao-99.ckpt.index': b'i',
+            'Hayao-99.ckpt.data-00000-of-00001': b'd'}
+  urls = []
+
+  def fake_fetch(url, dest):
+    urls.append(url)
+    with open(dest, 'wb') as f:
+      f.write(served[url.rsplit('/', 1)[1]])
+
+  path = catalogue.resolve('animeganv2-hayao', str(tmp_path), fetch=fake_fetch)
+  assert sorted(os.listdir(path)) == sorted(served)
+  assert urls[0].endswith('generator_Hayao_weight/checkpoint')
+  # Cached: no second fetch.
+  assert catalogue.resolve('animeganv2-hayao', str(tmp_path),
+                           fetch=failing_fetch) == path
+
+
+def test_catalogue_entries_are_consistent():
+  for e in catalogue.CATALOGUE.values():
+    assert e.arch in convert.ARCHS and e.fmt in convert.FORMATS
+    assert e.url.startswith('https://')
+    assert not e.sha256  # none is published next to the files
+
+
+def test_shared_files_match_recorded_hashes(shared):
+  for name, digest in catalogue.LOCAL_SHA256.items():
+    path = shared / 'weights' / name
+    if path.is_file():
+      assert catalogue.sha256(str(path)) == digest, name
+
+
+def test_detect_format(tmp_path):
+  (tmp_path / 'a.pt').write_bytes(b'PK')
+  assert convert.detect_format(str(tmp_path / 'a.pt')) == 'torch'
+  (tmp_path / 'noext').write_bytes(b'\x1c\x00\x00\x00TFL3rest')
+  assert convert.detect_format(str(tmp_path / 'noext')) == 'tflite'
+  assert convert.detect_format(str(tmp_path)) == 'tf1'
+  (tmp_path / 'x.txt').write_text('hello')
+  with pytest.raises(ValueError, match='--format'):
+    convert.detect_format(str(tmp_path / 'x.txt'))
+
+
+def test_cli_converts_v3_onnx_and_rejects_bad_input(shared, tmp_path, capsys):
+  src = shared / 'weights' / 'AnimeGANv3_tiny_Cute.onnx'
+  if not src.is_file():
+    pytest.skip('AnimeGANv3_tiny_Cute.onnx not in shared weights')
+  out = tmp_path / 'cute.msgpack'
+  assert cli.main(['--from', str(src), '--out', str(out)]) == 0
+  printed = capsys.readouterr().out
+  assert 'animeganv3' in printed and '605,616' in printed
+  w = weights_io.load(str(out))
+  assert w.arch == 'animeganv3' and w.model_kwargs['variant'] == 'tiny'
+  assert 'non-commercial' in w.meta['licence']
+  np.testing.assert_array_equal(
+      w.params['out_conv']['kernel'].shape, (7, 7, 16, 3))
+  assert cli.main(['--from', str(tmp_path / 'nope'), '--out',
+                   str(out)]) == 2
+
+
+def test_cli_subprocess_error_is_one_line(tmp_path):
+  bad = tmp_path / 'bad.tflite'
+  bad.write_bytes(b'not a model')
+  r = subprocess.run(
+      [sys.executable, '-m', 'animejax.convert', '--from', str(bad),
+       '--out', str(tmp_path / 'o.msgpack')],
+      capture_output=True, text=True, timeout=120)
+  assert r.returncode == 1
+  assert 'not a readable TFLite model' in r.stderr
+  assert 'Traceback' not in r.stderr
