@@ -129,7 +129,7 @@ class Progress:
     eta = (self.total_steps - step) / rate if rate > 0 else float('inf')
     shown = [(k, v) for k, v in losses.items() if 'loss' in k]
     shown = shown[:self.num_losses] or list(losses.items())[:self.num_losses]
-    loss_text = ' '.join(f'{k.split("/")[-1]}={v:.4g}' for k, v in shown)
+    loss_text = ' '.join(f'{k}={v:.4g}' for k, v in shown)
     return (f'[{phase}] step {step}/{self.total_steps} '
             f'({100.0 * step / max(self.total_steps, 1):.1f}%) | '
             f'{rates["images_per_sec"]:.1f} img/s | ETA '

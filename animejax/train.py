@@ -15,6 +15,7 @@ the run with `NonFiniteLossError` before anything after it is saved.
 
 from __future__ import annotations
 
+import logging as logging_std
 import math
 import os
 import signal
@@ -73,6 +74,20 @@ class _Preemption:
     return bool(np.any(flags))
 
 
+class _QuietOrbax(logging_std.Filter):
+  """Drops orbax's INFO chatter (dozens of lines per save); keeps warnings."""
+
+  def filter(self, record: logging_std.LogRecord) -> bool:
+    return (record.levelno >= logging_std.WARNING or
+            f'{os.sep}orbax{os.sep}' not in record.pathname)
+
+
+def _quiet_orbax() -> None:
+  handler = logging.get_absl_handler()
+  if not any(isinstance(f, _QuietOrbax) for f in handler.filters):
+    handler.addFilter(_QuietOrbax())
+
+
 def _dtype(config) -> Any:
   return {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[config.dtype]
 
@@ -86,12 +101,9 @@ def _models(config):
   discriminator = models.discriminator_from_config(config.discriminator,
                                                    dtype=dtype)
   if config.vgg.weights == 'random':
-    logging.warning(
-        '*' * 72 + '\n*** config.vgg.weights=\'random\': VGG19 has RANDOM '
-        'weights. Content/style losses\n*** and KID are NOT the published '
-        'ones (demo/test use only). For real\n*** training use '
-        "--config.vgg.weights=torchvision or a .pth/.h5/.npy file.\n" +
-        '*' * 72)
+    # vgg_weights also prints a banner; this line lands beside the schedule.
+    logging.warning("config.vgg.weights='random': content/style losses and "
+                    'KID use an untrained VGG19 (demo/test only).')
   vgg, vgg_params = vgg_weights.vgg_from_config(config.vgg, dtype=dtype)
   return generator, discriminator, vgg, vgg_params
 
@@ -114,10 +126,10 @@ def _check_finite(step_metrics: list[tuple[int, Mapping[str, Any]]]) -> None:
     if bad:
       losses = [k for k in bad if 'loss' in k] or bad
       raise NonFiniteLossError(
-          f'Non-finite {losses[0]} at step {step} (all non-finite metrics: '
-          f'{bad}). Training stopped; the latest checkpoint is from before '
-          'this step. Lower the learning rates, check the data, or try '
-          "config.dtype='float32'.")
+          f'Non-finite {losses[0]} at step {step} (0-based; all non-finite '
+          f'metrics: {bad}). Training stopped without saving this state: '
+          'the latest checkpoint is from before it. Lower the learning '
+          "rates, check the data, or try config.dtype='float32'.")
 
 
 def _meta(config, schedule: config_lib.Schedule, step: int) -> dict[str, Any]:
@@ -152,6 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   from animejax import train_step as train_step_lib  # pylint: disable=g-import-not-at-top
 
   config_lib.validate(config)
+  _quiet_orbax()
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   if is_main:
@@ -217,9 +230,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         batch = parallel.global_batch(next(train_iter), mesh)
         fn = step_fns.init_step if phase == 'init' else step_fns.gan_step
         state, step_metrics = fn(state, batch, vgg_params)
+        pending.append((step, step_metrics))  # 0-based index of this step
         step += 1
-        pending.append((step, step_metrics))
-        if step == start_step + 1:
+        if step in (start_step + 1, schedule.init_steps + 1):
           progress.reset_clock(step)  # don't count compilation in img/s
 
         last = step == schedule.total_steps
