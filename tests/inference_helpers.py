@@ -44,8 +44,25 @@ def tiny_module(dtype=jnp.float32):
 
 
 def init_params(module, seed=0, size=32):
-  x = jnp.zeros((1, size, size, 3), jnp.float32)
-  return jax.jit(module.init)(jax.random.key(seed), x)['params']
+  """Random params without compiling `init` (slow on a shared CPU).
+
+  Shapes come from jax.eval_shape; kernels ~ N(0, 1/fan_in), norm scales and
+  variances 1, biases and means 0.
+  """
+  x = jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)
+  shapes = jax.eval_shape(module.init, jax.random.key(seed), x)['params']
+  rng = np.random.default_rng(seed)
+
+  def fill(path, leaf):
+    name = str(getattr(path[-1], 'key', path[-1]))
+    if name in ('scale', 'var'):
+      return np.ones(leaf.shape, np.float32)
+    if name in ('bias', 'mean'):
+      return np.zeros(leaf.shape, np.float32)
+    fan_in = int(np.prod(leaf.shape[:-1])) or 1
+    return (rng.standard_normal(leaf.shape) / np.sqrt(fan_in)).astype(
+        np.float32)
+  return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 def ensure_registry(monkeypatch):

@@ -1,0 +1,291 @@
+r"""Cartoonize images, folders and videos with an animejax generator.
+
+  python -m animejax.cartoonize --weights W --input IN --output OUT \
+      [--which latest|best] [--style NAME] [--size N] [--tile T] \
+      [--keep-color] [--adjust-brightness] [--batch B] [--dtype bfloat16]
+
+W is a weights file (`python -m animejax.convert`), a training workdir, or an
+official AnimeGAN file (.pb/.tflite/.onnx, converted on the fly). IN is an
+image, a folder (recursive; OUT mirrors its tree) or a video
+(mp4/webm/gif/avi/mov/mkv; streamed frame by frame; audio copied when ffmpeg
+is on PATH). Unreadable files are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+DTYPES = ('float32', 'bfloat16', 'float16')
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(
+      prog='animejax-cartoonize',
+      description='Photo/video -> anime style with an animejax generator.')
+  p.add_argument('--weights', help='weights file, training workdir, or '
+                 'official AnimeGAN .pb/.tflite/.onnx file')
+  p.add_argument('--which', default='latest', choices=('latest', 'best'),
+                 help='checkpoint of a training workdir to use')
+  p.add_argument('--style', help='catalogue entry of animejax.convert')
+  p.add_argument('--input', required=True, help='image, folder or video')
+  p.add_argument('--output', required=True,
+                 help='output file (single input) or folder')
+  p.add_argument('--size', type=int, default=0,
+                 help='resize so the long side is N pixels (0: keep)')
+  p.add_argument('--tile', type=int, default=0,
+                 help='tile every image with TxT tiles (0: only images '
+                 'over --tile-threshold pixels, with 512 px tiles)')
+  p.add_argument('--overlap', type=int, default=64,
+                 help='pixels shared by neighbouring tiles')
+  p.add_argument('--tile-threshold', type=int, default=1024 * 1024,
+                 help='H*W above which images are tiled')
+  p.add_argument('--bucket', type=int, default=64,
+                 help='pad H, W up to multiples of this so mixed sizes share '
+                 'compiled functions (0: only to the generator multiple)')
+  p.add_argument('--keep-color', action='store_true',
+                 help="keep the input's colours (stylised luma + input chroma)")
+  p.add_argument('--adjust-brightness', action='store_true',
+                 help="scale to the input's mean brightness (official v2 "
+                 'test.py behaviour)')
+  p.add_argument('--batch', type=int, default=1,
+                 help='images/frames/tiles per device call')
+  p.add_argument('--dtype', default='float32', choices=DTYPES,
+                 help='compute dtype')
+  p.add_argument('--ext', default='',
+                 help='output image extension for folders, e.g. png '
+                 '(default: same as input)')
+  p.add_argument('--no-progress', action='store_true', help='no progress bar')
+  return p.parse_args(argv)
+
+
+# --- image files -------------------------------------------------------------
+
+def read_image(path: str) -> np.ndarray | None:
+  """RGB uint8 or None when the file cannot be decoded."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  data = np.fromfile(path, np.uint8)  # imdecode: non-ASCII paths work too
+  img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+  return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+  import cv2  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  ext = os.path.splitext(path)[1].lower() or '.png'
+  params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in ('.jpg', '.jpeg') else []
+  ok, buf = cv2.imencode(ext, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+  if not ok:
+    raise ValueError(f'OpenCV cannot encode {ext!r} for {path!r}.')
+  buf.tofile(path)
+
+
+def list_inputs(folder: str) -> list[str]:
+  out = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for f in sorted(files):
+      if f.lower().endswith(IMAGE_EXTS) or f.lower().endswith(_video_exts()):
+        out.append(os.path.join(root, f))
+  return out
+
+
+def _video_exts():
+  from animejax import video  # pylint: disable=g-import-not-at-top
+  return video.VIDEO_EXTS
+
+
+# --- the run -----------------------------------------------------------------
+
+class Runner:
+  """Holds the Cartoonizer and the bookkeeping of one CLI run."""
+
+  def __init__(self, cartoonizer, args: argparse.Namespace):
+    self.model, self.args = cartoonizer, args
+    self.done, self.failures, self.notes = 0, [], []
+    self.pending: dict[Any, list[tuple[np.ndarray, str]]] = {}
+
+  def prepare(self, image: np.ndarray) -> np.ndarray:
+    if self.args.size:
+      from animejax import inference  # pylint: disable=g-import-not-at-top
+      image = inference.fit_long_side(image, self.args.size)
+    return image
+
+  def finish(self, outputs, sources) -> list[np.ndarray]:
+    from animejax import inference  # pylint: disable=g-import-not-at-top
+    return [inference.postprocess(o, s, color=self.args.keep_color,
+                                  brightness=self.args.adjust_brightness)
+            for o, s in zip(outputs, sources)]
+
+  # Images: grouped by bucket and flushed when a group holds --batch images.
+  def add_image(self, path: str, out_path: str) -> None:
+    image = read_image(path)
+    if image is None:
+      self.fail(path, 'not a readable image')
+      return
+    image = self.prepare(image)
+    key = self.model.group_key(image)
+    group = self.pending.setdefault(key, [])
+    group.append((image, out_path))
+    if len(group) >= self.model.batch or key[0] == 'tiled':
+      self.flush(key)
+
+  def flush(self, key=None) -> None:
+    for k in ([key] if key is not None else list(self.pending)):
+      group = self.pending.pop(k, [])
+      if not group:
+        continue
+      images = [g[0] for g in group]
+      outputs = self.finish(self.model(images), images)
+      for out, (_, out_path) in zip(outputs, group):
+        try:
+          write_image(out_path, out)
+          self.done += 1
+        except (OSError, ValueError) as e:
+          self.fail(out_path, f'cannot write: {e}')
+
+  def fail(self, path: str, why: str) -> None:
+    self.failures.append((path, why))
+    print(f'[skip] {path}: {why}', file=sys.stderr)
+
+  # Videos: frames streamed in batches of --batch.
+  def run_video(self, path: str, out_path: str, progress: bool) -> None:
+    from animejax import inference, video  # pylint: disable=g-import-not-at-top
+    try:
+      info = video.probe(path)
+    except ValueError as e:
+      self.fail(path, str(e))
+      return
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    ext = os.path.splitext(out_path)[1]
+    fd, tmp = tempfile.mkstemp(suffix=ext, dir=os.path.dirname(
+        os.path.abspath(out_path)))
+    os.close(fd)
+    writer, count = None, 0
+    bar = _progress(info.frames or None, 'frame', progress, path)
+    try:
+      frames = (self.prepare(f) for f in video.read_frames(path))
+      for chunk in inference.batched(frames, self.model.batch):
+        outs = self.finish(self.model(chunk), chunk)
+        if writer is None:
+          h, w = outs[0].shape[:2]
+          writer = video.open_writer(tmp, info.fps, w, h)
+        for o in outs:
+          writer.write(o)
+        count += len(outs)
+        bar.update(len(outs))
+    except (ValueError, OSError) as e:
+      self.fail(path, str(e))
+      os.remove(tmp)
+      return
+    finally:
+      bar.close()
+      if writer is not None:
+        writer.close()
+    if count == 0:
+      self.fail(path, 'no frames could be decoded')
+      os.remove(tmp)
+      return
+    note = video.copy_audio(path, tmp, out_path)
+    if note:
+      self.notes.append(note)
+    self.done += 1
+    print(f'{path} -> {out_path}: {count} frames at {info.fps:g} fps')
+
+
+def _progress(total, unit: str, enabled: bool, desc: str = ''):
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  return tqdm(total=total, unit=unit, disable=not enabled, desc=desc,
+              dynamic_ncols=True, file=sys.stderr)
+
+
+def output_for(src: str, in_root: str, out_root: str, ext: str) -> str:
+  rel = os.path.relpath(src, in_root)
+  base, src_ext = os.path.splitext(rel)
+  from animejax import video  # pylint: disable=g-import-not-at-top
+  if ext and not video.is_video(src):
+    src_ext = '.' + ext.lstrip('.')
+  return os.path.join(out_root, base + src_ext)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """Runs the CLI; returns the exit status (0 unless nothing succeeded)."""
+  args = parse_args(argv)
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from animejax import inference, video  # pylint: disable=g-import-not-at-top
+
+  if not os.path.exists(args.input):
+    print(f'error: --input {args.input!r} does not exist.', file=sys.stderr)
+    return 2
+  try:
+    weights = inference.resolve_weights(args.weights, which=args.which,
+                                        style=args.style)
+    module, params = inference.build_generator(
+        weights, dtype=getattr(jnp, args.dtype))
+  except (FileNotFoundError, ValueError, KeyError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  model = inference.Cartoonizer(
+      module, params, bucket=args.bucket, tile=args.tile,
+      overlap=args.overlap, tile_threshold=args.tile_threshold,
+      batch=args.batch, force_tile=bool(args.tile))
+  runner = Runner(model, args)
+  progress = not args.no_progress
+  start = time.time()
+
+  if os.path.isdir(args.input):
+    files = list_inputs(args.input)
+    if not files:
+      print(f'error: no images or videos under {args.input!r} '
+            f'(extensions {IMAGE_EXTS + video.VIDEO_EXTS}).', file=sys.stderr)
+      return 2
+    images = [f for f in files if not video.is_video(f)]
+    bar = _progress(len(images), 'img', progress)
+    for f in images:
+      try:
+        runner.add_image(f, output_for(f, args.input, args.output, args.ext))
+      except Exception as e:  # pylint: disable=broad-except
+        runner.fail(f, f'{type(e).__name__}: {e}')  # never abort the folder
+      bar.update(1)
+    runner.flush()
+    bar.close()
+    for f in files:
+      if video.is_video(f):
+        runner.run_video(f, output_for(f, args.input, args.output, ''),
+                         progress)
+  elif video.is_video(args.input):
+    out = args.output
+    if os.path.isdir(out) or not os.path.splitext(out)[1]:
+      out = os.path.join(out, os.path.basename(args.input))
+    runner.run_video(args.input, out, progress)
+  else:
+    out = args.output
+    if os.path.isdir(out) or not os.path.splitext(out)[1]:
+      out = os.path.join(out, os.path.basename(args.input))
+    runner.add_image(args.input, out)
+    runner.flush()
+
+  elapsed = time.time() - start
+  print(f'done: {runner.done} written, {len(runner.failures)} failed, '
+        f'{elapsed:.1f} s, {model.compilations} compiled shape(s)')
+  for path, why in runner.failures:
+    print(f'  failed: {path}: {why}')
+  for note in sorted(set(runner.notes)):
+    print(f'  note: {note}')
+  return 0 if runner.done or not runner.failures else 1
+
+
+def run() -> None:
+  """Console-script entry point (animejax-cartoonize)."""
+  sys.exit(main())
+
+
+if __name__ == '__main__':
+  run()
