@@ -1,0 +1,283 @@
+"""Generators: parameter counts, parity with TF-op / torch re-implementations
+of the official graphs, fast == plain conv paths, shapes, jit caching."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from animejax import models
+from animejax.models import animeganv2
+
+torch = pytest.importorskip('torch')
+
+
+def _count(tree) -> int:
+  return int(sum(np.prod(a.shape) for a in jax.tree.leaves(tree)))
+
+
+def _init(module, seed=0):
+  """Random params in the module's tree without compiling `init`.
+
+  (Compiling a generator's init costs as much as its forward pass; numpy
+  fills the eval_shape'd tree instead: He-normal kernels, non-trivial norm
+  scales and biases so that every parameter is exercised.)
+  """
+  m = int(getattr(module, 'size_multiple', 4))
+  shapes = jax.eval_shape(module.init, jax.random.key(0),
+                          jnp.zeros((1, 4 * m, 4 * m, 3)))['params']
+  rng = np.random.default_rng(seed)
+
+  def f(path, a):
+    name = path[-1].key
+    if name == 'scale':
+      v = 1 + 0.3 * rng.normal(size=a.shape)
+    elif name == 'bias':
+      v = 0.2 * rng.normal(size=a.shape)
+    else:  # kernels [kh, kw, in, out]; depthwise [kh, kw, 1, C]
+      fan_in = int(np.prod(a.shape[:-1]))
+      v = rng.normal(size=a.shape) * np.sqrt(2.0 / fan_in)
+    return v.astype(np.float32)
+  return jax.tree_util.tree_map_with_path(f, shapes)
+
+
+_JIT_CACHE = {}
+
+
+def _apply(module, params, x):
+  """Jitted apply, one compiled function per module config (shared by tests
+  so each generator variant compiles once per input shape)."""
+  key = repr(module)
+  if key not in _JIT_CACHE:
+    _JIT_CACHE[key] = jax.jit(module.apply)
+  return _JIT_CACHE[key]({'params': params}, jnp.asarray(x))
+
+
+# Non-square, a multiple of 4 but not of 8: odd-sized maps after each stride.
+STD_SHAPE = (2, 36, 52, 3)
+
+
+def _gen(name, **kw):
+  return models.create_generator(name, width=0.25, **kw)
+
+
+def _images(shape, seed=1):
+  return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+# ------------------------------------------------------------------ registry
+
+
+def test_registry_and_errors():
+  assert set(models.GENERATORS) == {'animeganv2', 'animeganv1', 'cartoongan',
+                                    'animeganv3'}
+  assert set(models.DISCRIMINATORS) == {'animegan', 'cartoongan'}
+  assert models.GENERATORS['animeganv2'] is animeganv2.AnimeGANv2Generator
+  with pytest.raises(ValueError, match='known:.*animeganv2'):
+    models.create_generator('animeganv9')
+  with pytest.raises(ValueError, match='known:.*animegan'):
+    models.create_discriminator('patchgan')
+
+
+def test_from_config_passes_declared_fields():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  g = models.generator_from_config(ml_collections.ConfigDict(
+      {'name': 'animeganv2', 'width': 0.5, 'upsample': 'align_corners',
+       'init_from': ''}), dtype=jnp.bfloat16)
+  assert (g.width, g.upsample, g.dtype) == (0.5, 'align_corners',
+                                            jnp.bfloat16)
+  d = models.discriminator_from_config(ml_collections.ConfigDict(
+      {'name': 'animegan', 'ch': 16, 'n_dis': 2, 'norm': 'instance',
+       'spectral_norm': False}))
+  assert (d.ch, d.n_dis, d.norm, d.spectral_norm) == (16, 2, 'instance',
+                                                      False)
+
+
+# ------------------------------------------------------------------ AnimeGANv2
+
+
+def test_v2_param_count_is_official():
+  # [v2] The official generator holds 2,143,552 trainable parameters (21
+  # convs without bias, 4 depthwise convs with bias, 24 layer norms).
+  g = animeganv2.AnimeGANv2Generator()
+  shapes = jax.eval_shape(g.init, jax.random.key(0),
+                          jnp.zeros((1, 16, 16, 3)))['params']
+  assert _count(shapes) == 2_143_552
+  assert shapes['r1']['dwise']['kernel'].shape == (3, 3, 1, 256)
+  assert shapes['A0']['conv']['kernel'].shape == (7, 7, 3, 32)
+  assert shapes['out']['kernel'].shape == (1, 1, 32, 3)
+  assert set(shapes) == {'A0', 'A1', 'A2', 'B0', 'B1', 'C0', 'r1', 'r2',
+                          'r3', 'r4', 'C1', 'D0', 'D1', 'E0', 'E1', 'E2',
+                          'out'}
+
+
+def _tf_v2(params, x, eps, resize):
+  """[v2] G_net written with tf.nn ops, reading our param tree."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def pad(h, p):
+    return tf.pad(h, [[0, 0], p[:2], p[2:], [0, 0]], mode='REFLECT')
+
+  def ln(h, p):
+    mean, var = tf.nn.moments(h, axes=[1, 2, 3], keepdims=True)
+    return tf.nn.batch_normalization(h, mean, var, p['bias'], p['scale'], eps)
+
+  def cnl(h, p, k=3, s=1):
+    if s == 2:
+      h = pad(h, [0, 1, 0, 1])
+    elif k > 1:
+      h = pad(h, [k // 2] * 4)
+    h = tf.nn.conv2d(h, p['conv']['kernel'], s, 'VALID')
+    return tf.nn.leaky_relu(ln(h, p['norm']), 0.2)
+
+  def irb(h, p):
+    y = cnl(h, p['expand'], k=1)
+    w = np.transpose(p['dwise']['kernel'], (0, 1, 3, 2))  # -> [3, 3, C, 1]
+    y = tf.nn.depthwise_conv2d(pad(y, [1] * 4), w, [1, 1, 1, 1], 'VALID')
+    y = tf.nn.leaky_relu(ln(y + p['dwise']['bias'], p['norm1']), 0.2)
+    y = ln(tf.nn.conv2d(y, p['project']['kernel'], 1, 'VALID'), p['norm2'])
+    return h + y if h.shape[-1] == y.shape[-1] else y
+
+  h = tf.constant(x)
+  h = cnl(h, params['A0'], k=7)
+  h = cnl(h, params['A1'], s=2)
+  h = cnl(h, params['A2'])
+  h = cnl(h, params['B0'], s=2)
+  h = cnl(h, params['B1'])
+  h = cnl(h, params['C0'])
+  for r in ('r1', 'r2', 'r3', 'r4'):
+    h = irb(h, params[r])
+  h = cnl(h, params['C1'])
+  h = resize(h, [2 * h.shape[1], 2 * h.shape[2]])
+  h = cnl(h, params['D0'])
+  h = cnl(h, params['D1'])
+  h = resize(h, [2 * h.shape[1], 2 * h.shape[2]])
+  h = cnl(h, params['E0'])
+  h = cnl(h, params['E1'])
+  h = cnl(h, params['E2'], k=7)
+  return np.asarray(tf.tanh(tf.nn.conv2d(h, params['out']['kernel'], 1,
+                                         'VALID')))
+
+
+def test_v2_matches_tf_ops():
+  tf = pytest.importorskip('tensorflow')
+  # [v2] Unsample: tf.image.resize_images with the TF1 defaults.
+  resize = lambda h, s: tf.compat.v1.image.resize_bilinear(
+      h, s, align_corners=False, half_pixel_centers=False)
+  g = _gen('animeganv2', conv_impl='plain')
+  params = _init(g)
+  x = _images(STD_SHAPE)
+  want = _tf_v2(params, x, animeganv2.TF_LAYER_NORM_EPS, resize)
+  got = _apply(g, params, x)
+  assert got.shape == x.shape and got.dtype == jnp.float32
+  np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def _torch_v2(params, x):
+  """animegan2-pytorch model.py's layer list (GroupNorm(1), reflection pads,
+  bilinear align_corners=True), loaded from our param tree."""
+  nn, F = torch.nn, torch.nn.functional
+  t = lambda a: torch.from_numpy(np.ascontiguousarray(np.asarray(a)))
+
+  def conv(p, groups=1):
+    k = np.asarray(p['kernel'])
+    m = nn.Conv2d(k.shape[2] * groups, k.shape[3], k.shape[0], groups=groups,
+                  bias='bias' in p)
+    m.weight.data = t(k.transpose(3, 2, 0, 1))
+    if 'bias' in p:
+      m.bias.data = t(p['bias'])
+    return m
+
+  def gn(p):
+    m = nn.GroupNorm(1, len(p['scale']), eps=1e-5)
+    m.weight.data, m.bias.data = t(p['scale']), t(p['bias'])
+    return m
+
+  def cnl(p, k=3, s=1, groups=1, conv_p=None):
+    pad = (0, 1, 0, 1) if s == 2 else k // 2
+    c = conv(conv_p or p['conv'], groups)
+    c.stride = (s, s)
+    return nn.Sequential(nn.ReflectionPad2d(pad), c, gn(p['norm']),
+                         nn.LeakyReLU(0.2))
+
+  def irb(p):
+    c = np.asarray(p['dwise']['kernel']).shape[-1]
+    layers = nn.Sequential(
+        cnl(p['expand'], k=1),
+        cnl({'norm': p['norm1']}, groups=c, conv_p=p['dwise']),
+        conv(p['project']), gn(p['norm2']))
+    return lambda h: h + layers(h) if h.shape[1] == layers(h).shape[1] \
+        else layers(h)
+
+  block_a = nn.Sequential(cnl(params['A0'], k=7), cnl(params['A1'], s=2),
+                          cnl(params['A2']))
+  block_b = nn.Sequential(cnl(params['B0'], s=2), cnl(params['B1']))
+  irbs = [irb(params[r]) for r in ('r1', 'r2', 'r3', 'r4')]
+  with torch.no_grad():
+    inp = t(x.transpose(0, 3, 1, 2))
+    h = block_a(inp)
+    half = h.shape[-2:]
+    h = cnl(params['C0'])(block_b(h))
+    for f in irbs:
+      h = f(h)
+    h = cnl(params['C1'])(h)
+    h = F.interpolate(h, half, mode='bilinear', align_corners=True)
+    h = cnl(params['D1'])(cnl(params['D0'])(h))
+    h = F.interpolate(h, inp.shape[-2:], mode='bilinear', align_corners=True)
+    h = cnl(params['E2'], k=7)(cnl(params['E1'])(cnl(params['E0'])(h)))
+    h = torch.tanh(conv(params['out'])(h))
+  return h.numpy().transpose(0, 2, 3, 1)
+
+
+def test_v2_matches_torch_port():
+  g = _gen('animeganv2', upsample='align_corners', eps=1e-5)
+  params = _init(g, seed=3)
+  x = _images(STD_SHAPE, seed=4)
+  want = _torch_v2(params, x)
+  got = _apply(g, params, x)
+  np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_v2_rejects_bad_sizes_and_modes():
+  g = animeganv2.AnimeGANv2Generator(width=0.125)
+  params = jax.eval_shape(g.init, jax.random.key(0),
+                          jnp.zeros((1, 16, 16, 3)))['params']
+  with pytest.raises(ValueError, match='multiples of 4'):
+    jax.eval_shape(g.apply, {'params': params}, jnp.zeros((1, 18, 16, 3)))
+  bad = animeganv2.AnimeGANv2Generator(width=0.125, upsample='nearest')
+  with pytest.raises(ValueError, match='upsample'):
+    jax.eval_shape(bad.apply, {'params': params}, jnp.zeros((1, 16, 16, 3)))
+
+
+# ------------------------------------------------------------------ all
+
+GENERATOR_NAMES = ['animeganv2']
+
+
+@pytest.mark.parametrize('name', GENERATOR_NAMES)
+def test_fast_equals_plain_shapes_and_jit_cache(name):
+  plain, fast = _gen(name, conv_impl='plain'), _gen(name, conv_impl='fast')
+  params = _init(plain)
+  assert (jax.tree.map(np.shape, _init(fast)) ==
+          jax.tree.map(np.shape, params))
+  x = _images(STD_SHAPE)
+  a = _apply(plain, params, x)
+  b = _apply(fast, params, x)
+  assert a.shape == x.shape and a.dtype == jnp.float32
+  assert float(jnp.max(jnp.abs(a))) <= 1.0 and float(jnp.std(a)) > 0.05
+  np.testing.assert_allclose(a, b, atol=2e-5)
+  # One compilation per input shape, none for repeated shapes.
+  f = _JIT_CACHE[repr(fast)]
+  n = f._cache_size()  # pylint: disable=protected-access
+  for shape in [STD_SHAPE, (1, 24, 16, 3), (1, 24, 16, 3)]:
+    assert _apply(fast, params, _images(shape)).shape == shape
+  assert f._cache_size() == n + 1  # pylint: disable=protected-access
+
+
+def test_v2_bfloat16_close_to_float32():
+  params = _init(_gen('animeganv2'))
+  x = _images(STD_SHAPE)
+  y32 = _apply(_gen('animeganv2', conv_impl='fast'), params, x)
+  y16 = _apply(_gen('animeganv2', dtype=jnp.bfloat16), params, x)
+  assert y16.dtype == jnp.float32
+  assert float(jnp.mean(jnp.abs(y16 - y32))) < 0.05
