@@ -168,8 +168,13 @@ if TEST_MODE:
   import numpy as np
   from animejax import models
   tiny = models.create_generator('animeganv2', width=0.25)
-  tiny_params = tiny.init(jax.random.key(0),
+  # Shapes from tracing only, values from numpy: compiling init's random
+  # initializers would take longer than the whole notebook on a small CPU.
+  shapes = jax.eval_shape(tiny.init, jax.random.key(0),
                           np.zeros((1, 32, 32, 3), np.float32))['params']
+  rng = np.random.default_rng(0)
+  tiny_params = jax.tree.map(
+      lambda s: rng.normal(0.0, 0.1, s.shape).astype(s.dtype), shapes)
   weights_path = os.path.join(tempfile.mkdtemp(), 'tiny.msgpack')
   weights_io.save(weights_path, weights_io.GeneratorWeights(
       'animeganv2', {'width': 0.25}, tiny_params, {'note': 'random weights'}))
