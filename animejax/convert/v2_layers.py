@@ -94,7 +94,56 @@ def convert(path: str, fmt: str) -> tuple[dict[str, Any], dict[str, Any]]:
   return to_params(weights, kwargs)
 
 
+def _cnl_scopes() -> dict[str, tuple[str, str]]:
+  """Our CNL block name -> (official conv scope, layer-norm scope)."""
+  out = {}
+  for blk, n in (('A', 3), ('B', 2), ('C', 2), ('D', 2), ('E', 3)):
+    for i in range(n):
+      sfx = '' if i == 0 else f'_{i}'
+      out[f'{blk}{i}'] = (f'{blk}/Conv{sfx}', f'{blk}/LayerNorm{sfx}')
+  return out
+
+
+def _norm(weights, scope):
+  return {'scale': weights[f'{scope}/gamma'], 'bias': weights[f'{scope}/beta']}
+
+
 def to_params(weights: dict[str, np.ndarray], kwargs: dict[str, Any]
               ) -> tuple[dict[str, Any], dict[str, Any]]:
-  """Maps official names onto the AnimeGANv2Generator param tree."""
-  raise NotImplementedError('waiting for animejax/models/animeganv2.py')
+  """Maps official names onto the AnimeGANv2Generator param tree.
+
+  See animejax/models/animeganv2.py for the tree; returns (model_kwargs,
+  params) and checks every shape against the model.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from animejax.models.animeganv2 import AnimeGANv2Generator  # pylint: disable=g-import-not-at-top
+  params: dict[str, Any] = {}
+  for ours, (conv, norm) in _cnl_scopes().items():
+    params[ours] = {'conv': {'kernel': weights[f'{conv}/weights']},
+                    'norm': _norm(weights, norm)}
+  for k in range(1, 5):
+    r = f'C/r{k}'
+    params[f'r{k}'] = {
+        'expand': {'conv': {'kernel': weights[f'{r}/Conv/weights']},
+                   'norm': _norm(weights, f'{r}/LayerNorm')},
+        # official [3, 3, C, 1] -> flax grouped-conv [3, 3, 1, C]
+        'dwise': {'kernel': weights[f'{r}/r{k}/w'].transpose(0, 1, 3, 2),
+                  'bias': weights[f'{r}/r{k}/bias']},
+        'norm1': _norm(weights, f'{r}/1'),
+        'project': {'kernel': weights[f'{r}/Conv_1/weights']},
+        'norm2': _norm(weights, f'{r}/2'),
+    }
+  params['out'] = {'kernel': weights['out_layer/Conv/weights']}
+  params = jax.tree.map(lambda a: np.asarray(a, np.float32), params)
+  kwargs = {'width': 1.0, **kwargs}
+  model = AnimeGANv2Generator(**kwargs)
+  m = AnimeGANv2Generator.size_multiple
+  want = jax.eval_shape(model.init, jax.random.key(0),
+                        jnp.zeros((1, 4 * m, 4 * m, 3)))['params']
+  got_s = jax.tree.map(lambda a: a.shape, params)
+  want_s = jax.tree.map(lambda a: tuple(a.shape), want)
+  if got_s != want_s:
+    raise ValueError('AnimeGANv2 weights do not fit AnimeGANv2Generator: '
+                     f'{got_s} vs {want_s}')
+  return kwargs, params

@@ -103,7 +103,7 @@ def v3_from_layers(layers: Sequence[ConvLayer], source: str,
   model = AnimeGANv3Generator(**kwargs)
   m = AnimeGANv3Generator.size_multiple
   shapes = jax.eval_shape(model.init, jax.random.key(0),
-                          jnp.zeros((1, m, m, 3)))['params']
+                          jnp.zeros((1, 2 * m, 2 * m, 3)))['params']
   params: dict[str, Any] = jax.tree.map(lambda s: None, shapes)
 
   def put(path, leaf, value):

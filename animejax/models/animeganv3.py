@@ -51,16 +51,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from animejax.models import layers
+
 # [v3] tools/ops.py External_attention_v3: k = 128 memory units.
 MEMORY_UNITS = 128
-
-
-def reflect_pad(x: jax.Array, top: int, bottom: int, left: int,
-                right: int) -> jax.Array:
-  if not (top or bottom or left or right):
-    return x
-  return jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)),
-                 mode='reflect')
 
 
 def upsample2x_tf1(x: jax.Array) -> jax.Array:
@@ -84,10 +78,11 @@ def upsample2x_tf1(x: jax.Array) -> jax.Array:
 
 def pad_conv(x: jax.Array, features: int, kernel: int = 3, stride: int = 1,
              use_bias: bool = False, dtype: Any = jnp.float32,
-             name: str = 'conv') -> jax.Array:
+             conv_impl: str = 'auto', name: str = 'conv') -> jax.Array:
   """Reflect pad + VALID conv, as [v3] tools/ops.py Conv2D.
 
-  Call inside a compact method: the nn.Conv named `name` belongs to it.
+  Call inside a compact method: the conv named `name` belongs to it
+  (params {'kernel' HWIO, 'bias'?}).
   """
   k, s = kernel, stride
   if (k - s) % 2 == 0:
@@ -95,9 +90,10 @@ def pad_conv(x: jax.Array, features: int, kernel: int = 3, stride: int = 1,
   else:  # [v3] ops.Conv2D: the odd extra pixel goes top/left
     hi = (k - s) // 2
     lo = k - s - hi
-  x = reflect_pad(x, lo, hi, lo, hi)
-  return nn.Conv(features, (k, k), (s, s), padding='VALID', use_bias=use_bias,
-                 dtype=dtype, name=name)(x)
+  # [v3] ops.py weight_init = tf_contrib xavier_initializer (uniform).
+  return layers.Conv(features, k, s, pads=(lo, hi, lo, hi), use_bias=use_bias,
+                     dtype=dtype, kernel_init=nn.initializers.xavier_uniform(),
+                     conv_impl=conv_impl, name=name)(x)
 
 
 def lade(x: jax.Array, t: jax.Array, eps: float) -> jax.Array:
@@ -120,12 +116,14 @@ class ConvLADE(nn.Module):
   stride: int = 1
   eps: float = 1e-5
   dtype: Any = jnp.float32
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x):
     x = pad_conv(x, self.features, self.kernel, self.stride, dtype=self.dtype,
-                 name='conv')
-    t = pad_conv(x, self.features, 1, dtype=self.dtype, name='lade')
+                 conv_impl=self.conv_impl, name='conv')
+    t = pad_conv(x, self.features, 1, dtype=self.dtype,
+                 conv_impl=self.conv_impl, name='lade')
     return nn.leaky_relu(lade(x, t, self.eps), 0.2)
 
 
@@ -135,11 +133,12 @@ class ConvAct(nn.Module):
   kernel: int = 3
   stride: int = 1
   dtype: Any = jnp.float32
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x):
     x = pad_conv(x, self.features, self.kernel, self.stride, use_bias=True,
-                 dtype=self.dtype, name='conv')
+                 dtype=self.dtype, conv_impl=self.conv_impl, name='conv')
     return nn.leaky_relu(x, 0.2)
 
 
@@ -148,19 +147,22 @@ class ExternalAttention(nn.Module):
   eps: float = 1e-9     # [v3] ops.py: attn / (1e-9 + sum)
   bn_eps: float = 1e-3  # [v3] ops.py batch_norm_wrapper epsilon=0.001
   dtype: Any = jnp.float32
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x):
     n, h, w, c = x.shape
     memory = self.param('memory', nn.initializers.xavier_uniform(),
                         (c, MEMORY_UNITS), jnp.float32).astype(self.dtype)
-    y = pad_conv(x, c, 1, dtype=self.dtype, name='proj_in')
+    y = pad_conv(x, c, 1, dtype=self.dtype, conv_impl=self.conv_impl,
+                 name='proj_in')
     attn = y.reshape(n, h * w, c) @ memory
     # Softmax over positions, then normalise over memory units.
     attn = jax.nn.softmax(attn.astype(jnp.float32), axis=1)
     attn = attn / (self.eps + attn.sum(axis=2, keepdims=True))
     y = (attn.astype(self.dtype) @ memory.T).reshape(n, h, w, c)
-    y = pad_conv(y, c, 1, dtype=self.dtype, name='proj_out')
+    y = pad_conv(y, c, 1, dtype=self.dtype, conv_impl=self.conv_impl,
+                 name='proj_out')
     bn = {k: self.param(k, init, (c,), jnp.float32) for k, init in (
         ('scale', nn.initializers.ones), ('bias', nn.initializers.zeros),
         ('mean', nn.initializers.zeros), ('var', nn.initializers.ones))}
@@ -192,6 +194,7 @@ class AnimeGANv3Generator(nn.Module):
   attention_eps: float = 1e-9
   bn_eps: float = 1e-3
   dtype: Any = jnp.float32
+  conv_impl: str = 'auto'  # see models/layers.py ('fast' CPU path)
 
   size_multiple = _SizeMultiple()
 
@@ -218,36 +221,37 @@ class AnimeGANv3Generator(nn.Module):
 
   def _full(self, x):
     c = self._ch(32)
+    kw = dict(dtype=self.dtype, conv_impl=self.conv_impl)
     blk = lambda f, name, k=3, s=1: ConvLADE(
-        f, k, s, eps=self.lade_eps, dtype=self.dtype, name=name)
+        f, k, s, eps=self.lade_eps, name=name, **kw)
     x0 = blk(c, 'enc0', k=7)(x)
     x1 = blk(2 * c, 'enc2')(blk(c, 'enc1', s=2)(x0))
     x2 = blk(4 * c, 'enc4')(blk(2 * c, 'enc3', s=2)(x1))
     x3 = blk(4 * c, 'enc6')(blk(4 * c, 'enc5', s=2)(x2))
-    y = ExternalAttention(self.attention_eps, self.bn_eps, dtype=self.dtype,
-                          name='attention')(x3)
+    y = ExternalAttention(self.attention_eps, self.bn_eps, name='attention',
+                          **kw)(x3)
     y = blk(4 * c, 'dec1')(blk(4 * c, 'dec0')(upsample2x_tf1(y)) + x2)
     y = blk(2 * c, 'dec3')(blk(2 * c, 'dec2')(upsample2x_tf1(y)) + x1)
     y = blk(c, 'dec5')(blk(c, 'dec4')(upsample2x_tf1(y)) + x0)
-    return pad_conv(y, 3, 7, dtype=self.dtype, name='out_conv')
+    return pad_conv(y, 3, 7, name='out_conv', **kw)
 
   def _tiny(self, x):
     c = self._ch(16)
-    blk = lambda f, name, k=3, s=1: ConvAct(f, k, s, dtype=self.dtype,
-                                            name=name)
+    kw = dict(dtype=self.dtype, conv_impl=self.conv_impl)
+    blk = lambda f, name, k=3, s=1: ConvAct(f, k, s, name=name, **kw)
     x0 = blk(c, 'enc0', k=7)(x)
     x1 = blk(c, 'enc2')(blk(c, 'enc1', s=2)(x0))
     x2 = blk(2 * c, 'enc4')(blk(2 * c, 'enc3', s=2)(x1))
     x3 = blk(4 * c, 'enc6')(blk(4 * c, 'enc5', s=2)(x2))
     y = blk(8 * c, 'enc8')(blk(8 * c, 'enc7', s=2)(x3))
     for i in range(2):
-      r = ConvAct(4 * c, 1, dtype=self.dtype, name=f'res{i}_reduce')(y)
-      r = ConvAct(4 * c, 3, dtype=self.dtype, name=f'res{i}_conv')(r)
-      r = pad_conv(r, 8 * c, 1, dtype=self.dtype, name=f'res{i}_expand')
+      r = blk(4 * c, f'res{i}_reduce', k=1)(y)
+      r = blk(4 * c, f'res{i}_conv')(r)
+      r = pad_conv(r, 8 * c, 1, name=f'res{i}_expand', **kw)
       y = nn.leaky_relu(r + y, 0.2)
     for i, (f, skip) in enumerate(((4 * c, x3), (2 * c, x2), (c, x1))):
       y = blk(f, f'dec{3 * i}')(upsample2x_tf1(y)) + skip
       y = blk(f, f'dec{3 * i + 2}')(blk(f, f'dec{3 * i + 1}')(y))
     y = blk(c, 'dec9')(upsample2x_tf1(y)) + x0
-    y = ConvLADE(c, 3, eps=self.lade_eps, dtype=self.dtype, name='dec10')(y)
-    return pad_conv(y, 3, 7, dtype=self.dtype, name='out_conv')
+    y = ConvLADE(c, 3, eps=self.lade_eps, name='dec10', **kw)(y)
+    return pad_conv(y, 3, 7, name='out_conv', **kw)
