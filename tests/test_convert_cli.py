@@ -103,3 +103,32 @@ def test_cli_subprocess_error_is_one_line(tmp_path):
   assert r.returncode == 1
   assert 'not a readable TFLite model' in r.stderr
   assert 'Traceback' not in r.stderr
+
+
+def test_cli_end_to_end_v2_tflite_rebuilds_with_registry(shared, tmp_path,
+                                                         capsys):
+  import jax
+  from animejax import models
+  src = shared / 'weights' / 'animeganv2_hayao_256_int8.tflite'
+  if not src.is_file():
+    pytest.skip('animeganv2_hayao_256_int8.tflite not in shared weights')
+  out = tmp_path / 'hayao.msgpack'
+  assert cli.main(['--from', str(src), '--format', 'auto', '--out',
+                   str(out)]) == 0
+  assert '2,143,552' in capsys.readouterr().out
+  w = weights_io.load(str(out))
+  assert w.arch == 'animeganv2'
+  assert w.model_kwargs['upsample'] == 'tf1'
+  model = models.create_generator(w.arch, **w.model_kwargs)
+  x = np.zeros((1, 32, 32, 3), np.float32)
+  y = jax.jit(model.apply)({'params': w.params}, x)
+  assert y.shape == x.shape and np.isfinite(np.asarray(y)).all()
+
+
+def test_cli_wrong_arch_is_a_clear_error(shared, tmp_path, capsys):
+  src = shared / 'weights' / 'animeganv2_hayao_256_int8.tflite'
+  if not src.is_file():
+    pytest.skip('animeganv2_hayao_256_int8.tflite not in shared weights')
+  with pytest.raises(ValueError, match='Is this an AnimeGANv3'):
+    cli.main(['--from', str(src), '--arch', 'animeganv3', '--out',
+              str(tmp_path / 'x.msgpack')])

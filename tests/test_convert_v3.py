@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animejax import convert, weights_io
+from animejax import convert, models, weights_io
 from animejax.models.animeganv3 import AnimeGANv3Generator
 
 
@@ -38,7 +38,9 @@ def weight(shared, name):
 
 
 def run(w, x):
-  model = AnimeGANv3Generator(**w.model_kwargs)
+  # Rebuilt through the registry, as cartoonize does.
+  model = models.create_generator(w.arch, **w.model_kwargs)
+  assert isinstance(model, AnimeGANv3Generator)
   return np.asarray(jax.jit(model.apply)({'params': w.params}, x))
 
 
