@@ -343,13 +343,19 @@ def resolve_weights(spec: str | None, *, which: str = 'latest',
   import os  # pylint: disable=g-import-not-at-top
   from animejax import weights_io  # pylint: disable=g-import-not-at-top
   if style:
+    # Official weights by catalogue name: fetched into the cache when
+    # possible (else DownloadError says what to download), then converted.
+    from animejax import convert  # pylint: disable=g-import-not-at-top
+    from animejax.convert import catalogue  # pylint: disable=g-import-not-at-top
     try:
-      from animejax.convert import catalogue  # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-      raise ValueError(
-          '--style needs animejax.convert.catalogue, which this install does '
-          'not have; pass --weights FILE instead.') from e
-    return catalogue.load(style, spec) if spec else catalogue.load(style)
+      path = catalogue.resolve(style)
+    except KeyError as e:
+      raise ValueError(e.args[0]) from e
+    except catalogue.DownloadError as e:
+      raise ValueError(str(e)) from e
+    entry = catalogue.CATALOGUE[style]
+    return convert.convert(path, arch=entry.arch, fmt=entry.fmt,
+                           meta={'style': style})
   if not spec:
     raise ValueError('Pass --weights (a weights file, a training workdir or '
                      'an official AnimeGAN file) or --style NAME.')
