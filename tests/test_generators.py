@@ -249,9 +249,177 @@ def test_v2_rejects_bad_sizes_and_modes():
     jax.eval_shape(bad.apply, {'params': params}, jnp.zeros((1, 16, 16, 3)))
 
 
+# ------------------------------------------------------------------ AnimeGAN v1
+
+
+def _v1_count(width=1.0):
+  """[v1] G_net parameter count from its layer list (no conv biases)."""
+  c = lambda n: animeganv2.scaled(n, width)
+  cnl = lambda i, o, k=3: k * k * i * o + 2 * o           # conv + IN
+  sep = lambda i, o: 9 * i + i * o + 2 * o                 # dw + pw + IN
+  irb = lambda i: i * 2 * i + 2 * 2 * i + 9 * 2 * i + 2 * 2 * i + 2 * i * i \
+      + 2 * i
+  return (cnl(3, c(64)) + cnl(c(64), c(64)) + 2 * sep(c(64), c(128))
+          + cnl(c(128), c(128)) + sep(c(128), c(128)) + 2 * sep(c(128), c(256))
+          + cnl(c(256), c(256)) + 8 * irb(c(256)) + cnl(c(256), c(256))
+          + sep(c(256), c(128)) + sep(c(128), c(128)) + cnl(c(128), c(128))
+          + sep(c(128), c(128)) + cnl(c(128), c(64)) + cnl(c(64), c(64))
+          + c(64) * 3)
+
+
+@pytest.mark.parametrize('width', [1.0, 0.25])
+def test_v1_param_count(width):
+  g = models.create_generator('animeganv1', width=width)
+  shapes = jax.eval_shape(g.init, jax.random.key(0),
+                          jnp.zeros((1, 16, 16, 3)))['params']
+  assert _count(shapes) == _v1_count(width)
+  if width == 1.0:
+    assert _count(shapes) == 3_956_096  # ~3.96M as the [v1] README states
+
+
+def _tf_v1(params, x):
+  """[v1] G_net with tf.nn ops, reading our param tree."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rs = lambda h, s: tf.compat.v1.image.resize_bilinear(
+      h, s, align_corners=False, half_pixel_centers=False)
+  pad = lambda h, p: tf.pad(h, [[0, 0], p[:2], p[2:], [0, 0]], mode='REFLECT')
+
+  def inorm(h, p, eps):
+    mean, var = tf.nn.moments(h, axes=[1, 2], keepdims=True)
+    return tf.nn.batch_normalization(h, mean, var, p['bias'], p['scale'], eps)
+
+  def cnl(h, p, k=3):
+    h = pad(h, [1] * 4) if k == 3 else h
+    h = tf.nn.conv2d(h, p['conv']['kernel'], 1, 'VALID')
+    return tf.nn.leaky_relu(inorm(h, p['norm'], 1e-5), 0.2)
+
+  def sep(h, p, s=1, resize=None):
+    hh, ww = h.shape[1], h.shape[2]
+    if resize == 'down':
+      h = rs(h, [hh // 2, ww // 2])
+    elif resize == 'up':
+      h = rs(h, [2 * hh, 2 * ww])
+    h = pad(h, [0, 1, 0, 1] if s == 2 else [1] * 4)
+    dw = np.transpose(p['depthwise']['kernel'], (0, 1, 3, 2))
+    h = tf.nn.separable_conv2d(h, dw, p['pointwise']['kernel'],
+                               [1, s, s, 1], 'VALID')
+    return tf.nn.leaky_relu(inorm(h, p['norm'], 1e-6), 0.2)
+
+  def irb(h, p):
+    y = cnl(h, p['expand'], k=1)
+    dw = np.transpose(p['dwise']['kernel'], (0, 1, 3, 2))
+    y = tf.nn.depthwise_conv2d(pad(y, [1] * 4), dw, [1, 1, 1, 1], 'VALID')
+    y = tf.nn.leaky_relu(inorm(y, p['norm1'], 1e-5), 0.2)
+    y = tf.nn.conv2d(y, p['project']['kernel'], 1, 'VALID')
+    return h + inorm(y, p['norm2'], 1e-5)
+
+  P = params  # pylint: disable=invalid-name
+  h = tf.constant(x)
+  h = cnl(cnl(h, P['b1_conv0']), P['b1_conv1'])
+  h = sep(h, P['b1_sep'], s=2) + sep(h, P['b1_down'], resize='down')
+  h = sep(cnl(h, P['b2_conv0']), P['b2_sep0'])
+  h = sep(h, P['b2_sep1'], s=2) + sep(h, P['b2_down'], resize='down')
+  h = cnl(h, P['m_conv0'])
+  for i in range(1, 9):
+    h = irb(h, P[f'r{i}'])
+  h = cnl(h, P['m_conv1'])
+  h = sep(h, P['u2_up'], resize='up')
+  h = cnl(sep(h, P['u2_sep']), P['u2_conv'])
+  h = sep(h, P['u1_up'], resize='up')
+  h = cnl(cnl(h, P['u1_conv0']), P['u1_conv1'])
+  return np.asarray(tf.tanh(tf.nn.conv2d(h, P['out']['kernel'], 1, 'VALID')))
+
+
+def test_v1_matches_tf_ops():
+  pytest.importorskip('tensorflow')
+  g = _gen('animeganv1', conv_impl='plain')
+  params = _init(g, seed=5)
+  x = _images(STD_SHAPE, seed=6)
+  want = _tf_v1(params, x)
+  got = _apply(g, params, _images(STD_SHAPE, seed=6))
+  np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+# ------------------------------------------------------------------ CartoonGAN
+
+
+def _cg_count(width=1.0, blocks=8):
+  """[cg] generator parameter count from its layer list (biased convs)."""
+  c = lambda n: animeganv2.scaled(n, width)
+  conv = lambda i, o, k=3: k * k * i * o + o
+  norm = lambda o: 2 * o
+  return (conv(3, c(64), 7) + norm(c(64))
+          + conv(c(64), c(128)) + conv(c(128), c(128)) + norm(c(128))
+          + conv(c(128), c(256)) + conv(c(256), c(256)) + norm(c(256))
+          + blocks * 2 * (conv(c(256), c(256)) + norm(c(256)))
+          + conv(c(256), c(128)) + conv(c(128), c(128)) + norm(c(128))
+          + conv(c(128), c(64)) + conv(c(64), c(64)) + norm(c(64))
+          + conv(c(64), 3, 7))
+
+
+@pytest.mark.parametrize('width', [1.0, 0.25])
+def test_cartoongan_param_count(width):
+  g = models.create_generator('cartoongan', width=width)
+  shapes = jax.eval_shape(g.init, jax.random.key(0),
+                          jnp.zeros((1, 16, 16, 3)))['params']
+  assert _count(shapes) == _cg_count(width)
+  if width == 1.0:
+    assert _count(shapes) == 11_129_667
+
+
+def _torch_cartoongan(params, x, eps=1e-9):
+  """CartoonGAN-Test-Pytorch-Torch Transformer.forward with F.* ops."""
+  F = torch.nn.functional
+  t = lambda a: torch.from_numpy(np.ascontiguousarray(np.asarray(a)))
+
+  def conv(h, p, s=1, pad=1, reflect=False):
+    w = t(np.asarray(p['kernel']).transpose(3, 2, 0, 1))
+    if reflect:
+      h, pad = F.pad(h, (pad,) * 4, mode='reflect'), 0
+    return F.conv2d(h, w, t(p['bias']), stride=s, padding=pad)
+
+  def deconv(h, p):
+    w = t(np.asarray(p['kernel']).transpose(2, 3, 0, 1))
+    return F.conv_transpose2d(h, w, t(p['bias']), 2, 1, 1)
+
+  def inorm(h, p):  # biased variance, as InstanceNormalization
+    mean = h.mean((2, 3), keepdim=True)
+    var = h.var((2, 3), unbiased=False, keepdim=True)
+    h = (h - mean) / torch.sqrt(var + eps)
+    return h * t(p['scale'])[:, None, None] + t(p['bias'])[:, None, None]
+
+  P = params  # pylint: disable=invalid-name
+  with torch.no_grad():
+    y = t(x.transpose(0, 3, 1, 2))
+    y = F.relu(inorm(conv(y, P['conv01_1'], pad=3, reflect=True), P['in01_1']))
+    y = F.relu(inorm(conv(conv(y, P['conv02_1'], s=2), P['conv02_2']),
+                     P['in02_1']))
+    y = F.relu(inorm(conv(conv(y, P['conv03_1'], s=2), P['conv03_2']),
+                     P['in03_1']))
+    for i in range(1, 9):
+      r = P[f'res{i}']
+      h = F.relu(inorm(conv(y, r['conv1'], reflect=True), r['norm1']))
+      y = inorm(conv(h, r['conv2'], reflect=True), r['norm2']) + y
+    y = F.relu(inorm(conv(deconv(y, P['deconv01_1']), P['deconv01_2']),
+                     P['in12_1']))
+    y = F.relu(inorm(conv(deconv(y, P['deconv02_1']), P['deconv02_2']),
+                     P['in13_1']))
+    y = torch.tanh(conv(y, P['deconv03_1'], pad=3, reflect=True))
+  return y.numpy().transpose(0, 2, 3, 1)
+
+
+def test_cartoongan_matches_torch_test_network():
+  g = _gen('cartoongan', conv_impl='plain')
+  params = _init(g, seed=7)
+  x = _images(STD_SHAPE, seed=8)
+  want = _torch_cartoongan(params, x)
+  got = _apply(g, params, x)
+  np.testing.assert_allclose(got, want, atol=1e-4)
+
+
 # ------------------------------------------------------------------ all
 
-GENERATOR_NAMES = ['animeganv2']
+GENERATOR_NAMES = ['animeganv2', 'animeganv1', 'cartoongan']
 
 
 @pytest.mark.parametrize('name', GENERATOR_NAMES)
@@ -265,7 +433,8 @@ def test_fast_equals_plain_shapes_and_jit_cache(name):
   b = _apply(fast, params, x)
   assert a.shape == x.shape and a.dtype == jnp.float32
   assert float(jnp.max(jnp.abs(a))) <= 1.0 and float(jnp.std(a)) > 0.05
-  np.testing.assert_allclose(a, b, atol=2e-5)
+  # Summation order differs (shifted sums vs conv), nothing else.
+  np.testing.assert_allclose(a, b, atol=5e-5)
   # One compilation per input shape, none for repeated shapes.
   f = _JIT_CACHE[repr(fast)]
   n = f._cache_size()  # pylint: disable=protected-access

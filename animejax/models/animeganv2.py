@@ -113,7 +113,7 @@ class InvertedResBlock(nn.Module):
     bottleneck = max(1, int(round(self.expansion * c_in)))
     h = ConvNormLReLU(bottleneck, 1, eps=self.eps, dtype=self.dtype,
                       conv_impl=self.conv_impl, name='expand')(x)
-    h = layers.DepthwiseConv(3, (1, 1, 1, 1), dtype=self.dtype,
+    h = layers.DepthwiseConv(3, pads=(1, 1, 1, 1), dtype=self.dtype,
                              conv_impl=self.conv_impl, name='dwise')(h)
     h = layers.lrelu(layers.LayerNorm(self.eps, name='norm1')(h))
     h = layers.Conv(self.features, 1, dtype=self.dtype,
