@@ -135,3 +135,28 @@ def test_errors_are_clear(tmp_path, weights_file, capsys):
                           str(tmp_path / 'p.png'), '--output',
                           str(tmp_path / 'o.png')]) == 2
   assert 'not an animejax weights file' in capsys.readouterr().err
+
+
+def test_training_workdir(tmp_path, weights_file, capsys):
+  """--weights WORKDIR reads the generator of the latest orbax checkpoint."""
+  checkpointing = pytest.importorskip('animejax.checkpointing')
+  from animejax import weights_io  # pylint: disable=g-import-not-at-top
+  w = weights_io.load(weights_file)
+  workdir = str(tmp_path / 'run')
+  ckpt = checkpointing.Checkpointer(workdir, keep=1)
+  ckpt.save(3, {'g_params': w.params}, {'config': {'generator': {
+      'name': h.TINY_ARCH, 'init_from': '', **h.TINY_KWARGS}}})
+  ckpt.wait()
+  ckpt.close()
+  _write(str(tmp_path / 'p.png'), h.smooth_image(24, 24))
+  out_dir, out_file = tmp_path / 'a.png', tmp_path / 'b.png'
+  for weights, out in ((workdir, out_dir), (weights_file, out_file)):
+    assert cartoonize.main(['--weights', weights, '--input',
+                            str(tmp_path / 'p.png'), '--output', str(out),
+                            '--no-progress']) == 0
+  np.testing.assert_array_equal(cv2.imread(str(out_dir)),
+                                cv2.imread(str(out_file)))
+  assert cartoonize.main(['--weights', str(tmp_path), '--input',
+                          str(tmp_path / 'p.png'), '--output',
+                          str(tmp_path / 'c.png')]) == 2
+  assert 'not a training workdir' in capsys.readouterr().err
