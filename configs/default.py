@@ -45,6 +45,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # pre-cropped 256x256 images, so (1.0, 1.0) reproduces it exactly.
   c.data.crop_scale = (1.0, 1.0)
   c.data.flip = False                 # [v2] no augmentation
+  # [v2] tools/data_mean.py + data_loader (README: train with --data_mean):
+  # add (grey mean - channel mean) of the style set to every colour style
+  # image (not its gray copy), unclipped, so the style set averages to grey.
+  # The last [v2] commit dropped it from data_loader; its README and the
+  # published training recipe use it. Ignored by the procedural source.
+  c.data.style_mean_adjust = True
   c.data.shuffle_buffer = 1024
   c.data.prefetch = 2
   # Images per epoch of the procedural source (real sources count their files).
