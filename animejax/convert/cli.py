@@ -1,6 +1,6 @@
 """`python -m animejax.convert`: official weights -> animejax weights file.
 
-  python -m animejax.convert --from AnimeGANv3_Shinkai_37.pb --out shinkai.msgpack
+  python -m animejax.convert --from AnimeGANv3_Shinkai_37.pb --out s.msgpack
   python -m animejax.convert --from animeganv2-hayao --out hayao.msgpack
   python -m animejax.convert --list
 
@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--format', default='auto',
                  choices=('auto',) + convert.FORMATS)
   p.add_argument('--cache_dir', default=None,
-                 help=f'download cache (default {catalogue.default_cache_dir()})')
+                 help='download cache (default '
+                      f'{catalogue.default_cache_dir()})')
   p.add_argument('--list', action='store_true',
                  help='list the known official weights and exit')
   return p

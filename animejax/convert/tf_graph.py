@@ -90,11 +90,11 @@ def v3_layers(consts: dict[str, np.ndarray], source: str):
         f'{source}: no AnimeGANv3 variables (base/Conv/weights, '
         f'{ea}/kernel) in this graph. Is it an AnimeGANv3 generator?')
   mem = consts[f'{ea}/kernel']  # [1, C, K]
-  layers = (base + [ConvLayer(f'{ea}/Conv/weights', consts[f'{ea}/Conv/weights'], None),
-                    ConvLayer(f'{ea}/kernel', mem.reshape((1,) + mem.shape), None),
-                    ConvLayer(f'{ea}/Conv_1/weights',
-                              consts[f'{ea}/Conv_1/weights'], None)]
-            + main)
+  attention = [
+      ConvLayer(f'{ea}/Conv/weights', consts[f'{ea}/Conv/weights'], None),
+      ConvLayer(f'{ea}/kernel', mem.reshape((1,) + mem.shape), None),
+      ConvLayer(f'{ea}/Conv_1/weights', consts[f'{ea}/Conv_1/weights'], None)]
+  layers = base + attention + main
   # [v3] tools/ops.py batch_norm_wrapper creates scale, beta, mean, var as
   # unnamed tf.Variable -> Variable, Variable_1, Variable_2, Variable_3.
   names = ('scale', 'bias', 'mean', 'var')

@@ -50,7 +50,8 @@ class TfliteModel:
     except (ValueError, RuntimeError) as e:
       raise ValueError(f'{path!r} is not a readable TFLite model: {e}') from e
     self.path = path
-    self.details = {d['index']: d for d in self.interpreter.get_tensor_details()}
+    self.details = {d['index']: d
+                    for d in self.interpreter.get_tensor_details()}
     self.ops = [Op(o['index'], o['op_name'], [int(i) for i in o['inputs']],
                    [int(i) for i in o['outputs']])
                 for o in self.interpreter._get_ops_details()]  # pylint: disable=protected-access

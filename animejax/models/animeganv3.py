@@ -166,8 +166,8 @@ class ExternalAttention(nn.Module):
     bn = {k: self.param(k, init, (c,), jnp.float32) for k, init in (
         ('scale', nn.initializers.ones), ('bias', nn.initializers.zeros),
         ('mean', nn.initializers.zeros), ('var', nn.initializers.ones))}
-    y = ((y - bn['mean']) * (bn['scale'] * jax.lax.rsqrt(bn['var'] + self.bn_eps))
-         + bn['bias']).astype(self.dtype)
+    inv = bn['scale'] * jax.lax.rsqrt(bn['var'] + self.bn_eps)
+    y = ((y - bn['mean']) * inv + bn['bias']).astype(self.dtype)
     return nn.leaky_relu(y + x, 0.2)
 
 
@@ -216,7 +216,8 @@ class AnimeGANv3Generator(nn.Module):
     elif self.variant == 'tiny':
       y = self._tiny(x)
     else:
-      raise ValueError(f"variant must be 'full' or 'tiny', got {self.variant!r}")
+      raise ValueError(
+          f"variant must be 'full' or 'tiny', got {self.variant!r}")
     return jnp.tanh(y.astype(jnp.float32))
 
   def _full(self, x):
