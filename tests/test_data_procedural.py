@@ -35,6 +35,8 @@ def test_render_pair_is_seeded_and_differs_like_anime():
   np.testing.assert_array_equal(p1, p2)
   np.testing.assert_array_equal(a1, a2)
   assert not np.array_equal(p1, p3)
+  np.testing.assert_array_equal(procedural.render(5, 64, 'photo'), p1)
+  np.testing.assert_array_equal(procedural.render(5, 64, 'anime'), a1)
   # The anime rendering is a different image (flat, saturated, outlined)...
   assert _psnr(p1, a1) < 25
   # ...with more saturated colours (mean HSV-like chroma).

@@ -187,6 +187,19 @@ def _noise_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
 
 def render_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
   """Renders scene `seed` as (photo, anime) uint8 RGB arrays of [size,size,3]."""
+  return _render(seed, size, want_photo=True, want_anime=True)
+
+
+def render(seed: int, size: int, kind: str) -> np.ndarray:
+  """Only the 'photo' or only the 'anime' image of render_pair (faster)."""
+  if kind not in ('photo', 'anime'):
+    raise ValueError(f"kind must be 'photo' or 'anime', got {kind!r}.")
+  photo, anime = _render(seed, size, want_photo=kind == 'photo',
+                         want_anime=kind == 'anime')
+  return photo if kind == 'photo' else anime
+
+
+def _render(seed: int, size: int, want_photo: bool, want_anime: bool):
   if size < 16:
     raise ValueError(f'procedural size must be >= 16, got {size}.')
   rng = np.random.default_rng(int(seed))
@@ -204,7 +217,18 @@ def render_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
   t = (yy[:, :1] / (size - 1))[..., None]  # [S,1,1] sky gradient position
   is_sky = (ids == 0)[..., None]
 
-  # Photo: smooth shading, textures, muted colours, noise and a slight blur.
+  photo = anime = None
+  if want_photo:
+    photo = _render_photo(rng, scene, colors, ids, shade, t, is_sky, size)
+  if want_anime:
+    anime = _render_anime(scene, colors, ids, shade, t, is_sky, size)
+  to_u8 = lambda a: np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+  return (None if photo is None else to_u8(photo),
+          None if anime is None else to_u8(anime))
+
+
+def _render_photo(rng, scene, colors, ids, shade, t, is_sky, size):
+  """Photo: smooth shading, textures, muted colours, noise, slight blur."""
   # (_saturate is linear, so it is applied to the colour tables, not pixels.)
   muted = _saturate(colors, 0.8, 0.95)
   tex = np.asarray(scene.texture, np.float32)[ids][..., None]
@@ -218,8 +242,11 @@ def render_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
                    photo)
   photo = cv2.GaussianBlur(photo, (0, 0), 0.5 + size / 512)
   photo += rng.standard_normal(photo.shape, np.float32) * np.float32(0.015)
+  return photo
 
-  # Anime: flat two-tone cel shading with a highlight, saturated palette.
+
+def _render_anime(scene, colors, ids, shade, t, is_sky, size):
+  """Anime: flat two-tone cel shading with a highlight, saturated palette."""
   vivid = _saturate(colors, 1.6, 1.1)
   cel = np.where(shade < 0.42, np.float32(0.72),
                  np.where(shade > 0.9, np.float32(1.12), np.float32(1.0)))
@@ -242,5 +269,4 @@ def render_pair(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
                       np.ones((thickness, thickness), np.uint8)) > 0
   anime = np.where(edge[..., None], 0.25 * vivid[ids] + 0.02, anime)
 
-  to_u8 = lambda a: np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
-  return to_u8(photo), to_u8(anime)
+  return anime

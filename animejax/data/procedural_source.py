@@ -64,11 +64,11 @@ class ProceduralStream:
     key = (stream, index)
     if self._cache is not None and key in self._cache:
       return self._cache[key]
-    photo, anime = procedural.render_pair(
-        procedural.scene_seed(self.seed, stream, index), self.size)
+    seed = procedural.scene_seed(self.seed, stream, index)
     if stream == procedural.STREAM_PHOTO:
-      out = (photo, None)
+      out = (procedural.render(seed, self.size, 'photo'), None)
     else:
+      anime = procedural.render(seed, self.size, 'anime')
       out = (anime, smoothing.edge_smooth(anime))
     if self._cache is not None:
       self._cache[key] = out

@@ -189,6 +189,8 @@ def load_real_data(config):
   smooths = [by_name.get(os.path.splitext(os.path.basename(n))[0], b'')
              for n in style_names]
   val, _ = read('val')
+  if not val:  # archive without val/: evaluate on a few training photos
+    val = photos[-int(d.num_val_images):]
   _, _, means = folders.verify(styles, want_means=bool(
       d.get('style_mean_adjust', False)))
   return pipeline.RealData(photos, styles, smooths,
