@@ -78,6 +78,10 @@ def apply_overrides(config, overrides: Mapping[str, Any],
   return config
 
 
+class SweepPreempted(RuntimeError):
+  """A variant's run was preempted (checkpoint saved); rerun to resume."""
+
+
 def load_sweep(config_path: str) -> list[tuple[str, dict[str, Any]]]:
   """Imports the ablation file at `config_path` and lists its variants."""
   path = config_path.split(':', 1)[0]
@@ -204,6 +208,12 @@ def run_sweep(base_config, workdir: str,
                  name, overrides or 'the base config')
     start = time.time()
     metrics = _jsonable(train_fn(config, str(vdir)))
+    if metrics.get('preempted'):
+      # The run saved a checkpoint and stopped early (SIGTERM): not finished,
+      # so no result file; rerunning the sweep resumes it.
+      logging.warning('sweep: %s was preempted at step %s; rerun to resume.',
+                      name, metrics.get('step'))
+      raise SweepPreempted(name)
     record = {'name': name, 'index': index, 'overrides': dict(overrides),
               'metrics': metrics, 'wall_seconds': round(time.time() - start, 1),
               'config': json.loads(config.to_json_best_effort())}
@@ -244,7 +254,12 @@ def main(argv: Sequence[str]) -> None:
       print(line)
     return
   distributed.initialize_from_flags()
-  results = run_sweep(fv.config, fv.workdir, variants)
+  try:
+    results = run_sweep(fv.config, fv.workdir, variants)
+  except SweepPreempted as e:
+    logging.warning('sweep stopped: variant %s preempted; rerun the same '
+                    'command to resume.', e)
+    sys.exit(143)
   logging.info('sweep: %d variants done in %s; tabulate with '
                '`python -m animejax.report %s`', len(results), fv.workdir,
                fv.workdir)

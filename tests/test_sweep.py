@@ -162,3 +162,13 @@ def test_print_mode_lists_one_command_per_variant():
       '--workdir=runs/abl/no_init --config.num_train_steps=50 '
       '--config.init_epochs=0',
   ]
+
+
+def test_preempted_variant_is_not_recorded(tmp_path):
+  def preempted_train(config, workdir):
+    del config, workdir
+    return {'step': 3, 'preempted': True, 'eval/psnr': 1.0}
+  with pytest.raises(sweep.SweepPreempted):
+    sweep.run_sweep(demo.get_config(), str(tmp_path), [('baseline', {})],
+                    preempted_train)
+  assert not (tmp_path / 'baseline' / sweep.RESULT_FILE).exists()
