@@ -177,6 +177,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   rng = jax.random.key(config.seed)
   state = train_step_lib.create_train_state(config, rng, generator,
                                             discriminator)
+  # Replicated on every device of the mesh (the steps' in_shardings); restore
+  # below takes the shardings from this state.
+  state = jax.device_put(state, parallel.replicated_sharding(mesh))
 
   metric_name, metric_mode = evaluation.best_metric(config)
   ckpt = checkpointing.Checkpointer(workdir, config.keep_checkpoints,
@@ -194,8 +197,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   logging.info('Schedule: %d steps/epoch, %d init steps, %d total steps.',
                schedule.steps_per_epoch, schedule.init_steps,
                schedule.total_steps)
-  step_fns = train_step_lib.make_step_fns(config, generator, discriminator,
-                                          vgg, mesh)
+  step_fns = train_step_lib.make_step_fns(
+      config, generator, discriminator, vgg, mesh,
+      total_gan_steps=schedule.gan_steps)
   evaluator = evaluation.Evaluator(generator, vgg, vgg_params, config.vgg.layer,
                                    config.batch_size)
 
@@ -254,7 +258,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         if do_log:
           rates = progress.rates(step)
           scalars = accumulator.result()
-          scalars.update(learning_rates(config, schedule, step - 1))
+          for k, v in learning_rates(config, schedule, step - 1).items():
+            # train_step reports the optimizers' own rates; this is a fallback.
+            scalars.setdefault(f'train/{k}', v)
           scalars.update({f'perf/{k}': v for k, v in rates.items()})
           writer.write_scalars(step, scalars)
           progress.log(phase, step, rates, {k[len('train/'):]: v for k, v in
