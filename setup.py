@@ -19,12 +19,15 @@ INSTALL_REQUIRES = [
     'tqdm>=4.66',
     'h5py>=3.10',
     'clu>=0.0.12',
+    # tensorflow-datasets' builder code imports it but does not depend on it.
+    'importlib_resources>=6.0',
 ]
 
 EXTRAS_REQUIRE = {
     'test': [
         'pytest>=8.0',
         'pytest-xdist>=3.5',
+        'dill>=0.3.8',  # tfds.testing
         'onnx>=1.17',
         'onnxruntime>=1.20',
         'nbformat>=5.10',
