@@ -63,6 +63,11 @@ def to_tf_function(module, params, *, size: int = 0, batch: int = 0,
   """tf.function of the generator: polymorphic when size == 0."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
+  if 'conv_impl' in getattr(module, '__dataclass_fields__', {}):
+    # The literal conv/pad ops: portable to TFLite/ONNX and to GPU/TPU
+    # (the 'fast' CPU formulation lowers to dynamic_update_slice chains that
+    # tf2onnx cannot convert), see animejax/models/layers.py.
+    module = module.clone(conv_impl='plain')
   m = int(getattr(module, 'size_multiple', 4))
   if size and size % m:
     raise ValueError(f'--size {size} must be a multiple of {m} '
@@ -93,7 +98,15 @@ def export_saved_model(module, params, out: str, *, size: int = 0,
   fn = to_tf_function(module, params, size=size, platforms=platforms)
   holder = tf.Module()
   holder.generate = fn
-  sig = fn.get_concrete_function()
+  try:
+    sig = fn.get_concrete_function()
+  except Exception as e:  # jax shape-polymorphism errors have many types
+    if size:
+      raise
+    raise ValueError(
+        f'{type(module).__name__} cannot be exported with symbolic H/W '
+        f'({type(e).__name__}: {str(e).splitlines()[0][:200]}). Pass '
+        '--size N for a fixed-size SavedModel.') from e
   tf.saved_model.save(
       holder, out, signatures={'serving_default': sig},
       options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
