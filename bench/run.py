@@ -189,8 +189,11 @@ def bench_input(num_batches: int, image_size: int = 256,
     input_pipeline = None
   if input_pipeline is not None and hasattr(input_pipeline,
                                             'benchmark_input_pipeline'):
-    ips = float(input_pipeline.benchmark_input_pipeline(c, num_batches))
-    wall = cpu = batch / ips
+    stats = {}
+    ips = float(input_pipeline.benchmark_input_pipeline(c, num_batches,
+                                                        stats=stats))
+    wall = batch / ips
+    cpu = stats.get('cpu_ms_per_image', float('nan')) * batch / 1e3
     how = 'bench.input_pipeline'
   else:
     try:
