@@ -87,7 +87,7 @@ def test_conv_modules_param_tree_is_impl_independent():
     for mod in (layers.Conv(4, 3, 2, (0, 1, 0, 1), use_bias=True,
                             conv_impl=impl),
                 layers.DepthwiseConv(conv_impl=impl)):
-      v = mod.init(jax.random.key(0), x)
+      v = jax.eval_shape(mod.init, jax.random.key(0), x)
       trees.append(jax.tree.map(lambda a: a.shape, v))
   assert trees[0] == trees[2] and trees[1] == trees[3]
   assert trees[1] == {'params': {'kernel': (3, 3, 1, 3), 'bias': (3,)}}
@@ -198,3 +198,25 @@ def test_check_size_errors():
     layers.check_size(jnp.zeros((1, 8, 10, 3)), 4, 'G')
   with pytest.raises(ValueError, match=r'\[N, H, W, 3\]'):
     layers.check_size(jnp.zeros((8, 8, 3)), 4, 'G')
+
+
+@pytest.mark.parametrize('k,stride,pads', [(3, 1, (1, 1, 1, 1)),
+                                           (7, 1, (3, 3, 3, 3)),
+                                           (3, 2, (0, 1, 0, 1))])
+def test_fast_conv_gradients_match_plain(k, stride, pads):
+  x = jnp.asarray(_rand((1, 10, 9, 3), 16))
+  kernel = jnp.asarray(_rand((k, k, 3, 2), 17))
+
+  def loss(impl):
+    def f(x, kernel):
+      y = layers.conv2d(x, kernel, stride=stride, pads=pads, impl=impl)
+      return jnp.sum(jnp.sin(y))
+    return jax.jit(jax.grad(f, argnums=(0, 1)))(x, kernel)
+  for a, b in zip(loss('plain'), loss('fast')):
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+  dw = jnp.asarray(_rand((3, 3, 1, 3), 18))
+  g = lambda impl: jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(
+      layers.depthwise_conv2d(x, w, stride=stride, pads=pads, impl=impl))),
+                                    argnums=(0, 1)))(x, dw)
+  for a, b in zip(g('plain'), g('fast')):
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
