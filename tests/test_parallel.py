@@ -109,7 +109,7 @@ def eight_devices():
 def test_global_batch_shards_over_eight_devices(eight_devices):
   out = eight_devices
   assert out['devices'] == 8
-  assert out['shards'] == [(i, [[2.0 * i, 2.0 * i + 1]]) for i in range(8)]
+  assert out['shards'] == [[i, [[2.0 * i, 2.0 * i + 1]]] for i in range(8)]
   assert 'not divisible by the 8 devices' in out['error']
 
 
