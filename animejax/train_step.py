@@ -129,7 +129,24 @@ def create_train_state(config: ml_collections.ConfigDict, rng: jax.Array,
                        discriminator: nn.Module) -> TrainState:
   """Initialises G and D at [1, S, S, 3] (S = config.data.image_size), the
   three Adam states, and step 0. `rng` is a PRNG key (typed or raw)."""
-  size = int(config.data.image_size)
+  o = config.optim
+  init = _state_initializer(int(config.data.image_size), generator,
+                            discriminator, float(o.init_lr), float(o.g_lr),
+                            float(o.d_lr), float(o.b1), float(o.b2),
+                            float(o.eps))
+  return init(rng)
+
+
+@functools.lru_cache(maxsize=16)
+def _state_initializer(size, generator, discriminator, init_lr, g_lr, d_lr,
+                       b1, b2, eps):
+  """One jitted initialiser per (size, modules, optimizer values): compiled
+  once, reused by every later create_train_state call with the same setup
+  (op by op, the many small initialisers would each compile on their own)."""
+  config = ml_collections.ConfigDict({'optim': dict(
+      init_lr=init_lr, g_lr=g_lr, d_lr=d_lr, b1=b1, b2=b2, eps=eps,
+      schedule='constant', d_steps_per_g=1)})
+  # The optimizer-state structure is the same for every schedule.
   init_opt, g_opt, d_opt = make_optimizers(config)
 
   def init(rng):
@@ -146,9 +163,7 @@ def create_train_state(config: ml_collections.ConfigDict, rng: jax.Array,
         g_opt_state=g_opt.init(g_params), d_opt_state=d_opt.init(d_params),
         rng=train_key)
 
-  # One compiled program: run op by op, the many small initialisers would
-  # each be compiled separately (a minute on a busy CPU).
-  return jax.jit(init)(rng)
+  return jax.jit(init)
 
 
 # ------------------------------------------------------------------ steps
