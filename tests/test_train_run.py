@@ -236,9 +236,9 @@ def test_sigterm_saves_checkpoint_and_resumes_exactly(reference_run, tmp_path):
   output = (tmp_path / 'preempted.log').read_text()
   assert rc == 0, output[-3000:]
   saved = max(_complete_steps(workdir))
-  # Saved at the step it was at, not only at the checkpoint interval.
+  # A checkpoint newer than the one we waited for: the one SIGTERM wrote at
+  # the step the run had reached (the run was stopped before the end).
   assert first < saved < TOTAL, (first, saved)
-  assert saved % 4 != 0 or saved == 8  # usually an off-interval step
   assert 'Preempted' in output
   train.train_and_evaluate(tiny_config(), str(workdir))
   _, want, _ = _final_state(reference_run[0])
