@@ -19,6 +19,7 @@ INSTALL_REQUIRES = [
     'tqdm>=4.66',
     'h5py>=3.10',
     'clu>=0.0.12',
+    'tensorboard>=2.21.0',  # clu's metric writers write through it
     # tensorflow-datasets' builder code imports it but does not depend on it.
     'importlib_resources>=6.0',
 ]
