@@ -75,3 +75,25 @@ def global_batch(local_batch: Mapping[str, np.ndarray],
     out[name] = jax.make_array_from_process_local_data(sharding, value,
                                                        global_shape)
   return out
+
+
+def replicate(tree, mesh: Mesh):
+  """Places a pytree that is identical on every process replicated on `mesh`.
+
+  `jax.device_put` with a replicated sharding only accepts meshes whose devices
+  this process can address, so with several processes every array is built
+  from its host copy with `make_array_from_callback` instead (PRNG keys travel
+  as their raw key data).
+  """
+  sharding = replicated_sharding(mesh)
+  if jax.process_count() == 1:
+    return jax.device_put(tree, sharding)
+
+  def put(x):
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      data = put(jax.random.key_data(x))
+      return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+  return jax.tree.map(put, tree)

@@ -173,13 +173,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   mesh = parallel.create_mesh()
   generator, discriminator, vgg, vgg_params = _models(config)
-  vgg_params = jax.device_put(vgg_params, parallel.replicated_sharding(mesh))
+  vgg_params = parallel.replicate(vgg_params, mesh)
   rng = jax.random.key(config.seed)
   state = train_step_lib.create_train_state(config, rng, generator,
                                             discriminator)
   # Replicated on every device of the mesh (the steps' in_shardings); restore
   # below takes the shardings from this state.
-  state = jax.device_put(state, parallel.replicated_sharding(mesh))
+  state = parallel.replicate(state, mesh)
 
   metric_name, metric_mode = evaluation.best_metric(config)
   ckpt = checkpointing.Checkpointer(workdir, config.keep_checkpoints,

