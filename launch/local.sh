@@ -32,21 +32,8 @@
 # waits for all of them and fails (stopping the others) as soon as one fails.
 set -euo pipefail
 
-die() { echo "local.sh: error: $*" >&2; exit 2; }
-
-# Prints a command line with shell quoting only where needed, so the output
-# can be pasted back into a shell.
-print_cmd() {
-  local out=() a
-  for a in "$@"; do
-    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+=("$a")
-    else
-      out+=("'${a//\'/\'\\\'\'}'")
-    fi
-  done
-  echo "${out[*]}"
-}
+# shellcheck source=launch/common.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DRY_RUN="${DRY_RUN:-0}"
 args=()

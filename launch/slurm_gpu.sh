@@ -29,20 +29,8 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
-die() { echo "slurm_gpu.sh: error: $*" >&2; exit 2; }
-
-# Prints a command line, quoting only the words that need it.
-print_cmd() {
-  local out=() a
-  for a in "$@"; do
-    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+=("$a")
-    else
-      out+=("'${a//\'/\'\\\'\'}'")
-    fi
-  done
-  echo "${out[*]}"
-}
+# shellcheck source=launch/common.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DRY_RUN="${DRY_RUN:-0}"
 extra=()

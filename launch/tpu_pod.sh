@@ -33,20 +33,8 @@
 #           print every gcloud command instead of running it).
 set -euo pipefail
 
-die() { echo "tpu_pod.sh: error: $*" >&2; exit 2; }
-
-# Prints a command line, quoting only the words that need it.
-print_cmd() {
-  local out=() a
-  for a in "$@"; do
-    if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+=("$a")
-    else
-      out+=("'${a//\'/\'\\\'\'}'")
-    fi
-  done
-  echo "${out[*]}"
-}
+# shellcheck source=launch/common.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 run() {
   if [[ "$DRY_RUN" == 1 ]]; then
