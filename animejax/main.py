@@ -20,6 +20,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from animejax import distributed
+
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file (e.g. configs/demo.py); override any key with '
     '--config.<key>=<value>.', lock_config=True)
@@ -31,11 +33,7 @@ _MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval'],
                           'latest checkpoint of --workdir.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-try:  # multi-process flags, when the scale-out module is present
-  from animejax import distributed
-  distributed.define_flags()
-except ImportError:  # pragma: no cover
-  distributed = None
+distributed.define_flags()  # --coordinator_address, --num_processes, ...
 
 _OVERRIDE = re.compile(r'^--?config\.([A-Za-z0-9_.]+)')
 
@@ -109,9 +107,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if distributed is not None:
-    # Must run before the first JAX computation of every process.
-    distributed.initialize_from_flags()
+  # Must run before the first JAX computation of every process.
+  distributed.initialize_from_flags()
   # Imported after the distributed start-up: importing the run loop touches
   # no devices, but keeps start-up quick for --help.
   from animejax import config_lib  # pylint: disable=g-import-not-at-top
