@@ -4,6 +4,12 @@ Procedural source (paired ground truth): L1 and PSNR of G(photo) against the
 anime rendering of the same scene, and the identity baseline PSNR(photo,
 anime) that a useful G must beat.
 
+Both: colourfulness (Hasler & Suesstrunk, "Measuring colourfulness in
+natural images", SPIE 2003, eq. 3) of G(photo), of the photos and of the
+style/target images: anime styles are far more colourful than photos, so this
+number moving from the photos' value towards the style's is visible
+stylisation in one scalar.
+
 Real data (unpaired): KID between VGG19 features of G(photo) and of style
 images, and content preservation (the [v2] content loss between G(photo) and
 photo). KID is the unbiased MMD^2 with the cubic polynomial kernel
@@ -52,6 +58,24 @@ def l1(a: np.ndarray, b: np.ndarray) -> float:
   """Mean absolute difference of [-1, 1] images, on a [0, 1] scale."""
   return float(np.mean(np.abs(np.asarray(a, np.float64) -
                               np.asarray(b, np.float64))) / 2.0)
+
+
+def colorfulness(images: np.ndarray) -> float:
+  """Mean Hasler-Suesstrunk colourfulness M of [-1, 1] RGB images.
+
+  Per image on the 0-255 scale: rg = R - G, yb = (R + G) / 2 - B,
+  M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2)
+  (population standard deviations, as in the paper).
+  """
+  x = (np.asarray(images, np.float64) + 1.0) * 127.5
+  if x.ndim != 4 or x.shape[-1] != 3:
+    raise ValueError(f'colorfulness expects [N, H, W, 3] images, got {x.shape}')
+  r, g, b = x[..., 0], x[..., 1], x[..., 2]
+  rg = (r - g).reshape(len(x), -1)
+  yb = (0.5 * (r + g) - b).reshape(len(x), -1)
+  m = (np.sqrt(rg.std(1) ** 2 + yb.std(1) ** 2) +
+       0.3 * np.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2))
+  return float(np.mean(m))
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -154,7 +178,12 @@ class Evaluator:
     """All metrics that the available validation data allow ('eval/...')."""
     if generated is None:
       generated = self.generate(g_params, val_photos)
-    out = {'eval/content': self.content_loss(generated, val_photos)}
+    out = {'eval/content': self.content_loss(generated, val_photos),
+           'eval/colorfulness': colorfulness(generated),
+           'eval/colorfulness_photo': colorfulness(val_photos)}
+    style = val_targets if val_targets is not None else val_style
+    if style is not None and len(style):
+      out['eval/colorfulness_style'] = colorfulness(style)
     if val_targets is not None:
       out['eval/l1'] = l1(generated, val_targets)
       out['eval/psnr'] = psnr(generated, val_targets)

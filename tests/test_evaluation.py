@@ -31,6 +31,34 @@ def test_psnr_matches_reference():
                        np.full((1, 2, 2, 3), 0.2)) == pytest.approx(0.1)
 
 
+def test_colorfulness_hand_values_and_reference():
+  # A red and a green pixel on the 0-255 scale: rg = (255, -255) (std 255,
+  # mean 0), yb = (127.5, 127.5) (std 0, mean 127.5): M = 255 + 0.3 * 127.5.
+  red_green = np.array([[[[1, -1, -1], [-1, 1, -1]]]], np.float64)
+  assert evaluation.colorfulness(red_green) == pytest.approx(293.25)
+  gray = np.repeat(np.linspace(-1, 1, 16).reshape(1, 4, 4, 1), 3, -1)
+  assert evaluation.colorfulness(gray) == pytest.approx(0.0, abs=1e-12)
+  # Against a per-image loop with the paper's formula.
+  rng = np.random.default_rng(3)
+  imgs = rng.uniform(-1, 1, (3, 5, 7, 3))
+  ref = []
+  for im in imgs:
+    r, g, b = np.moveaxis((im + 1) * 127.5, -1, 0)
+    rg, yb = r - g, (r + g) / 2 - b
+    ref.append(np.hypot(np.std(rg), np.std(yb)) +
+               0.3 * np.hypot(np.mean(rg), np.mean(yb)))
+  assert evaluation.colorfulness(imgs) == pytest.approx(np.mean(ref), rel=1e-12)
+  with pytest.raises(ValueError, match='N, H, W, 3'):
+    evaluation.colorfulness(imgs[..., :2])
+
+
+def test_procedural_anime_is_more_colourful_than_its_photos():
+  from animejax.data import procedural_source  # pylint: disable=g-import-not-at-top
+  photos, targets, style = procedural_source.val_arrays(0, 32, 8)
+  assert evaluation.colorfulness(targets) > 1.5 * evaluation.colorfulness(photos)
+  assert evaluation.colorfulness(style) > 1.5 * evaluation.colorfulness(photos)
+
+
 def _ref_mmd2(x, y):
   # Unbiased MMD^2 (Binkowski et al. eq. 4) written as explicit sums.
   d = x.shape[1]

@@ -175,7 +175,9 @@ def reference_run(tmp_path_factory):
 def test_end_to_end_outputs(reference_run):
   workdir, result = reference_run
   assert result['step'] == TOTAL and not result['preempted']
-  for key in ('eval/psnr', 'eval/psnr_identity', 'eval/l1', 'eval/content'):
+  for key in ('eval/psnr', 'eval/psnr_identity', 'eval/l1', 'eval/content',
+              'eval/colorfulness', 'eval/colorfulness_photo',
+              'eval/colorfulness_style'):
     assert np.isfinite(result[key]), key
   steps = _complete_steps(workdir)
   # keep_checkpoints=2 (8, 12) plus the best evaluated one (6 or 12).
