@@ -34,7 +34,7 @@ def test_shipped_configs_validate():
     ('batch_size', 0),
     ('data.image_size', 66),
     ('log_every_steps', -1),
-    ('init_epochs', 20),
+    ('init_epochs', 999),               # more than num_epochs
 ])
 def test_bad_values_name_the_key(key, value):
   config = _cfg()
