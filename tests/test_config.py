@@ -11,6 +11,7 @@ if REPO not in sys.path:  # `configs` is a folder of the repo, not installed
   sys.path.insert(0, REPO)
 
 from animejax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from animejax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import demo  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -37,12 +38,7 @@ def test_shipped_configs_validate():
     ('init_epochs', 999),               # more than num_epochs
 ])
 def test_bad_values_name_the_key(key, value):
-  config = _cfg()
-  node = config
-  *parents, leaf = key.split('.')
-  for p in parents:
-    node = node[p]
-  node[leaf] = value
+  config = sweep.apply_overrides(_cfg(), {key: value})
   with pytest.raises(config_lib.ConfigError, match=f'config.{key}='):
     config_lib.validate(config, device_count=1, process_count=1)
 

@@ -22,6 +22,7 @@ if REPO not in sys.path:  # `configs` is a folder of the repo, not installed
   sys.path.insert(0, REPO)
 
 from animejax import checkpointing  # pylint: disable=g-import-not-at-top,wrong-import-position
+from animejax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import demo  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -79,14 +80,7 @@ _CACHE_OPTIONS = ('jax_compilation_cache_dir',
 
 
 def tiny_config():
-  config = demo.get_config()
-  for key, value in OVERRIDES.items():
-    node = config
-    *parents, leaf = key.split('.')
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return sweep.apply_overrides(demo.get_config(), OVERRIDES)
 
 
 def cli_args(workdir):

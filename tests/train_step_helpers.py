@@ -20,6 +20,7 @@ if REPO not in sys.path:  # `configs` is a folder of the repo, not installed
   sys.path.insert(0, REPO)
 
 from animejax.models.discriminators import AnimeGANDiscriminator  # pylint: disable=g-import-not-at-top,wrong-import-position
+from animejax.sweep import apply_overrides  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SIZE = 32
@@ -64,13 +65,7 @@ def tiny_config(**overrides):
   c.optim.init_lr = 1e-3
   c.optim.g_lr = 1e-3
   c.optim.d_lr = 1e-3
-  for key, value in overrides.items():
-    node = c
-    *parents, leaf = key.split('.')
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return c
+  return apply_overrides(c, overrides)
 
 
 def tiny_models(dtype=jnp.float32, spectral_norm=True):
