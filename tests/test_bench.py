@@ -56,3 +56,17 @@ def test_main_only_peak_writes_json(tmp_path, monkeypatch):
   assert data['rows'] == []
   assert data['info']['peak_flops'] == {'float32': 1e9, 'bfloat16': 1e9}
   assert data['info']['cpus'] >= 1
+
+
+def test_train_configs_batch12_only_with_big():
+  # The full run must fit in 10 minutes on 2 cores: shinkai's batch-12 steps
+  # (about two minutes each there) are opt-in with --big.
+  def specs(**kw):
+    return [(name, batch) for name, _, batch in run._train_configs(**kw)]
+  assert specs(quick=True) == [('demo', 8)]
+  assert specs(quick=False) == [('demo', 8), ('shinkai', 4)]
+  assert specs(quick=False, big=True) == [('demo', 8), ('shinkai', 4),
+                                          ('shinkai', 12)]
+  for name, config, _ in run._train_configs(quick=False, big=True):
+    if name == 'shinkai':
+      assert config.vgg.weights == 'random'  # offline, same FLOPs
