@@ -95,7 +95,9 @@ batch_script() {
   echo "cd $(print_cmd "$PWD")"
   [[ -z "${SETUP:-}" ]] || echo "$SETUP"
   echo '# Coordinator: process 0 runs on the first host of the allocation.'
-  echo 'head_host=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)'
+  echo '# sed reads the whole list; "head -n 1" would exit early, scontrol would'
+  echo '# die of SIGPIPE on a long list and pipefail would fail the job (141).'
+  echo 'head_host=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)'
   if [[ -n "${PORT:-}" ]]; then
     echo "export ANIMEJAX_COORDINATOR=\"\$head_host:$PORT\""
   else

@@ -154,7 +154,11 @@ def test_slurm_batch_script_runs_under_fake_slurm(tmp_path):
   """
   bin_dir = tmp_path / 'bin'
   bin_dir.mkdir()
-  (bin_dir / 'scontrol').write_text('#!/bin/bash\nprintf "gpu-07\\ngpu-08\\n"\n')
+  # A long node list, one write per line, as a big allocation gives: a reader
+  # that stops after the first line makes this writer die of SIGPIPE.
+  (bin_dir / 'scontrol').write_text(
+      '#!/bin/bash\necho gpu-07\nfor ((i = 8; i < 20000; i++)); do '
+      'echo gpu-$i; done\n')
   (bin_dir / 'srun').write_text(
       '#!/bin/bash\nshift  # --kill-on-bad-exit=1\n'
       'for ((i = 0; i < SLURM_NTASKS; i++)); do\n'
