@@ -44,8 +44,8 @@ OVERRIDES = {
     'sample_every_steps': 6,
     'num_sample_images': 2,
     'keep_checkpoints': 2,
-    # Stopping VGG19 early (demo.py's conv1_2) cuts the compile time of the
-    # steps severalfold.
+    # Stopping VGG19 early (demo.py stops at conv1_1) cuts the compile time
+    # of the steps severalfold.
     'vgg.layer': 'conv1_2',
 }
 TOTAL = 12
