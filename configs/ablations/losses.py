@@ -3,7 +3,8 @@
 Each variant switches off one term of the published objective ([v2]
 AnimeGANv2.py: generator = adversarial + content + style (gram) + colour (YUV)
 + tv; discriminator = real + fake + gray-anime + edge-smoothed terms) or the
-content-only initialization phase ([v2] --init_epoch 10 of 101; the demo keeps 14 of 22).
+content-only initialization phase ([v2] --init_epoch 10 of 101; the demo
+keeps 40 of 48).
 
 Run every variant one after the other (resumable), then tabulate:
   python -m animejax.sweep --config configs/ablations/losses.py --workdir runs/abl_losses
