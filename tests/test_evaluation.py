@@ -31,6 +31,39 @@ def test_psnr_matches_reference():
                        np.full((1, 2, 2, 3), 0.2)) == pytest.approx(0.1)
 
 
+def test_paired_gain_per_image_against_loop_and_hand_values():
+  # Hand values: targets 0; the photo errs by 0.1 on [0,1] (20 dB), G by
+  # 0.05 on image 0 (26.02 dB) and by 0.2 on image 1 (13.98 dB).
+  targets = np.zeros((2, 2, 2, 3))
+  photos = np.full_like(targets, 0.2)
+  generated = np.stack([np.full((2, 2, 3), 0.1), np.full((2, 2, 3), 0.4)])
+  out = evaluation.paired_gain(generated, photos, targets)
+  g0, g1 = 20 * np.log10(2.0), -20 * np.log10(2.0)   # +-6.0206 dB
+  assert out['eval/psnr_gain'] == pytest.approx((g0 + g1) / 2, abs=1e-12)
+  assert out['eval/psnr_win_rate'] == 0.5
+  assert out['eval/psnr_gain_stderr'] == pytest.approx(
+      abs(g0 - g1) / 2, rel=1e-12)   # std(ddof=1) / sqrt(2) of two values
+  # Random images: the mean gain is psnr(G) - psnr(identity), the standard
+  # error the one of a per-image loop over _ref_psnr.
+  rng = np.random.default_rng(5)
+  targets = rng.uniform(-1, 1, (6, 8, 8, 3))
+  photos = np.clip(targets + rng.normal(0, 0.3, targets.shape), -1, 1)
+  generated = np.clip(targets + rng.normal(0, 0.2, targets.shape), -1, 1)
+  out = evaluation.paired_gain(generated, photos, targets)
+  ref = np.array([_ref_psnr(g[None], t[None]) - _ref_psnr(p[None], t[None])
+                  for g, p, t in zip(generated, photos, targets)])
+  assert out['eval/psnr_gain'] == pytest.approx(
+      evaluation.psnr(generated, targets) - evaluation.psnr(photos, targets),
+      abs=1e-9)
+  assert out['eval/psnr_gain'] == pytest.approx(ref.mean(), abs=1e-9)
+  assert out['eval/psnr_gain_stderr'] == pytest.approx(
+      ref.std(ddof=1) / np.sqrt(len(ref)), rel=1e-9)
+  assert out['eval/psnr_win_rate'] == pytest.approx(np.mean(ref > 0))
+  # One pair has no spread to estimate.
+  assert 'eval/psnr_gain_stderr' not in evaluation.paired_gain(
+      generated[:1], photos[:1], targets[:1])
+
+
 def test_colorfulness_hand_values_and_reference():
   # A red and a green pixel on the 0-255 scale: rg = (255, -255) (std 255,
   # mean 0), yb = (127.5, 127.5) (std 0, mean 127.5): M = 255 + 0.3 * 127.5.

@@ -169,10 +169,13 @@ def reference_run(tmp_path_factory):
 def test_end_to_end_outputs(reference_run):
   workdir, result = reference_run
   assert result['step'] == TOTAL and not result['preempted']
-  for key in ('eval/psnr', 'eval/psnr_identity', 'eval/l1', 'eval/content',
-              'eval/colorfulness', 'eval/colorfulness_photo',
+  for key in ('eval/psnr', 'eval/psnr_identity', 'eval/psnr_gain',
+              'eval/psnr_gain_stderr', 'eval/psnr_win_rate', 'eval/l1',
+              'eval/content', 'eval/colorfulness', 'eval/colorfulness_photo',
               'eval/colorfulness_style'):
     assert np.isfinite(result[key]), key
+  assert result['eval/psnr_gain'] == pytest.approx(
+      result['eval/psnr'] - result['eval/psnr_identity'], abs=1e-9)
   steps = _complete_steps(workdir)
   # keep_checkpoints=2 (8, 12) plus the best evaluated one (6 or 12).
   assert steps[-2:] == [8, 12] and set(steps) <= {6, 8, 12}, steps
