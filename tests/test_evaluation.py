@@ -126,3 +126,29 @@ def test_kid_subsets_and_behaviour():
   assert got == pytest.approx(want, rel=1e-10)
   with pytest.raises(ValueError, match='at least 2'):
     evaluation.kid(x[:1], y)
+
+
+def test_evaluator_reuses_style_features_only_for_the_same_array():
+  import jax  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from animejax import models  # pylint: disable=g-import-not-at-top
+  from animejax.models import vgg_weights  # pylint: disable=g-import-not-at-top
+  generator = models.create_generator('animeganv2', width=0.25)
+  vgg, vgg_params = vgg_weights.vgg_from_config(ml_collections.ConfigDict(
+      {'weights': 'random', 'preprocess': 'auto'}))
+  rng = np.random.default_rng(0)
+  photos, style = (rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
+                   for _ in range(2))
+  g_params = generator.init(jax.random.key(0), photos[:1])['params']
+  ev = evaluation.Evaluator(generator, vgg, vgg_params, 'conv1_1', 2)
+  calls = []
+  features = ev.features
+  ev.features = lambda x: calls.append(len(x)) or features(x)
+  first = ev(g_params, photos, val_style=style)['eval/kid']
+  second = ev(g_params, photos, val_style=style)['eval/kid']
+  assert calls == [3, 3, 3]   # generated, style, generated: style cached
+  assert second == first == pytest.approx(evaluation.kid(
+      features(ev.generate(g_params, photos)), features(style)))
+  other = style[::-1].copy()   # a different array is not the cached one
+  ev(g_params, photos, val_style=other)
+  assert calls == [3, 3, 3, 3, 3]
