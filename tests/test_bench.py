@@ -70,3 +70,51 @@ def test_train_configs_batch12_only_with_big():
   for name, config, _ in run._train_configs(quick=False, big=True):
     if name == 'shinkai':
       assert config.vgg.weights == 'random'  # offline, same FLOPs
+
+
+# ----------------------------------------------------------- demo_headroom
+
+def _headroom():
+  from bench import demo_headroom  # pylint: disable=g-import-not-at-top
+  return demo_headroom
+
+
+def test_headroom_oracles_recover_the_edit_they_peek_at():
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  oracles = _headroom().oracles
+  rng = np.random.default_rng(0)
+  p01 = rng.uniform(0.35, 0.65, (3, 8, 8, 3))
+  to_model = lambda x01: x01 * 2 - 1
+  # A global affine colour map is exactly what the affine oracle fits.
+  mix = np.array([[1.2, 0.1, -0.1], [0.0, 0.9, 0.2], [0.1, -0.1, 1.1]])
+  out = oracles(to_model(p01), to_model(p01 @ mix.T + 0.05))
+  assert out['best global affine colour map'] > 90.0
+  assert out['identity'] < 40.0
+  # Dark outline pixels pasted onto the photo: only the outline oracle (and
+  # nothing that keeps the photo's dark-free pixels) recovers them.
+  target = p01.copy()
+  target[:, 3, :, :] = 0.05
+  out = oracles(to_model(p01), to_model(target))
+  assert out['photo + target outline pixels'] > 90.0
+  assert out['identity'] < 30.0
+  frac, share = _headroom().outline_share(to_model(p01), to_model(target))
+  assert frac == pytest.approx(1 / 8) and share == pytest.approx(1.0)
+  # Chroma changed, luma kept (YUV): the target's chroma on the photo's luma
+  # is the target; the target's luma on the photo's chroma is the photo.
+  yuv = np.array([[0.299, 0.587, 0.114], [-0.14714119, -0.28886916,
+                                          0.43601035],
+                  [0.61497538, -0.51496512, -0.10001026]])
+  shifted = (p01 @ yuv.T + np.array([0.0, 0.03, -0.02])) @ np.linalg.inv(
+      yuv).T
+  out = oracles(to_model(p01), to_model(shifted))
+  assert out['photo luma + target chroma'] > 90.0
+  assert out['target luma + photo chroma'] == pytest.approx(out['identity'])
+
+
+def test_headroom_cli_supervised_steps_from_scratch(capsys):
+  assert _headroom().main(['--num_pairs', '2', '--size', '32',
+                           '--supervised_steps', '2', '--batch_size', '2']) == 0
+  text = capsys.readouterr().out
+  assert '2 held-out pairs at 32 px' in text
+  assert 'identity' in text and 'outline pixels' in text
+  assert '+ 2 supervised steps' in text and 'gain' in text

@@ -1,0 +1,172 @@
+"""How far the demo task lets a generator go: ceilings on the procedural pairs.
+
+  python -m bench.demo_headroom                   # oracles only, seconds
+  python -m bench.demo_headroom --workdir runs/demo --supervised_steps 512
+
+The offline demo scores G(photo) against the ground-truth anime rendering of
+the same scene (PSNR over held-out pairs). This prints what that number can
+reach, so a demo result can be read against more than the identity:
+
+* oracles that peek at the targets: the photo with the target's luma or
+  chroma (YUV), with the target's outline pixels, and through the best global
+  affine colour map (least squares over all validation pixels);
+* with --workdir: the G of that training run (its latest checkpoint), and
+  its PSNR gain over the identity with the standard error over the pairs;
+* with --supervised_steps N: that G (or a fresh one without --workdir)
+  trained N more steps with an L1 loss on ground-truth training pairs, the
+  paired supervision no unpaired recipe gets. It bounds what the same model
+  learns in the same number of steps.
+
+Measured on the demo (64 pairs, `runs/demo` of configs/demo.py): see the
+README's Quickstart section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from animejax import evaluation
+
+# Outline pixels of the anime rendering are 0.25 * colour + 0.02 (see
+# animejax/data/procedural.py), so no channel exceeds 0.27 on [0, 1]; the
+# darkest object colours of the rendering stay above this.
+OUTLINE_MAX = 0.3
+_YUV = np.array([[0.299, 0.587, 0.114],
+                 [-0.14714119, -0.28886916, 0.43601035],
+                 [0.61497538, -0.51496512, -0.10001026]])
+
+
+def oracles(photos: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+  """PSNR (dB) against `targets` of photo edits that peek at the targets.
+
+  Images are [N, H, W, 3] in [-1, 1].
+  """
+  p01 = (np.asarray(photos, np.float64) + 1) / 2
+  t01 = (np.asarray(targets, np.float64) + 1) / 2
+  back = lambda x01: np.clip(x01, 0, 1) * 2 - 1
+  yuv_p, yuv_t = p01 @ _YUV.T, t01 @ _YUV.T
+  from_yuv = lambda y: back(y @ np.linalg.inv(_YUV).T)
+  flat_p = np.concatenate([p01.reshape(-1, 3),
+                           np.ones((p01[..., 0].size, 1))], 1)
+  affine, *_ = np.linalg.lstsq(flat_p, t01.reshape(-1, 3), rcond=None)
+  outline = (t01.max(-1) < OUTLINE_MAX)[..., None]
+  score = lambda x: evaluation.psnr(x, targets)
+  return {
+      'identity': score(photos),
+      'photo luma + target chroma': score(from_yuv(np.concatenate(
+          [yuv_p[..., :1], yuv_t[..., 1:]], -1))),
+      'target luma + photo chroma': score(from_yuv(np.concatenate(
+          [yuv_t[..., :1], yuv_p[..., 1:]], -1))),
+      'best global affine colour map': score(back(
+          (flat_p @ affine).reshape(p01.shape))),
+      'photo + target outline pixels': score(back(
+          np.where(outline, t01, p01))),
+  }
+
+
+def outline_share(photos: np.ndarray, targets: np.ndarray) -> tuple[float,
+                                                                    float]:
+  """(fraction of outline pixels, their share of the identity's squared error)."""
+  p01 = (np.asarray(photos, np.float64) + 1) / 2
+  t01 = (np.asarray(targets, np.float64) + 1) / 2
+  outline = t01.max(-1) < OUTLINE_MAX
+  err = ((p01 - t01) ** 2).sum(-1)
+  return float(outline.mean()), float(err[outline].sum() / err.sum())
+
+
+def training_pairs(seed: int, size: int, batch: int, step: int):
+  """Batch `step` of ground-truth (photo, anime) pairs from the training
+  photos' stream (the scenes the unpaired run draws its photos from)."""
+  from animejax.data import common, procedural  # pylint: disable=g-import-not-at-top
+  pairs = [procedural.render_pair(procedural.scene_seed(
+      seed, procedural.STREAM_PHOTO, step * batch + i), size)
+           for i in range(batch)]
+  return (np.stack([common.to_float(p) for p, _ in pairs]),
+          np.stack([common.to_float(a) for _, a in pairs]))
+
+
+def supervised(generator, params, steps: int, *, seed: int, size: int,
+               batch: int, lr: float, report=None):
+  """`params` after `steps` Adam steps of L1(G(photo), anime) on pairs."""
+  opt = optax.adam(lr, b1=0.5)   # the demo's optimiser family ([v2] Adam)
+
+  @jax.jit
+  def step_fn(p, opt_state, photo, anime):
+    loss, grads = jax.value_and_grad(lambda q: jnp.mean(jnp.abs(
+        generator.apply({'params': q}, photo) - anime)))(p)
+    updates, opt_state = opt.update(grads, opt_state, p)
+    return optax.apply_updates(p, updates), opt_state, loss
+
+  opt_state = opt.init(params)
+  for i in range(steps):
+    photo, anime = training_pairs(seed, size, batch, i)
+    params, opt_state, _ = step_fn(params, opt_state, photo, anime)
+    if report is not None:
+      report(i + 1, params)
+  return params
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--workdir', default='',
+                      help='demo training workdir (its latest checkpoint)')
+  parser.add_argument('--num_pairs', type=int, default=64)
+  parser.add_argument('--size', type=int, default=64)
+  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--supervised_steps', type=int, default=0)
+  parser.add_argument('--batch_size', type=int, default=8)
+  parser.add_argument('--lr', type=float, default=1e-3)
+  args = parser.parse_args(argv)
+
+  from animejax.data import procedural_source  # pylint: disable=g-import-not-at-top
+  photos, targets, _ = procedural_source.val_arrays(args.seed, args.size,
+                                                    args.num_pairs)
+  print(f'{args.num_pairs} held-out pairs at {args.size} px')
+  for name, value in oracles(photos, targets).items():
+    print(f'  {name:34s} {value:6.2f} dB')
+  frac, share = outline_share(photos, targets)
+  print(f'  outline pixels: {100 * frac:.1f}% of the image, '
+        f'{100 * share:.0f}% of the identity\'s squared error')
+
+  generator = params = None
+  if args.workdir:
+    from animejax import checkpointing, models  # pylint: disable=g-import-not-at-top
+    w = checkpointing.load_generator_weights(args.workdir)
+    generator = models.create_generator(w.arch, **w.model_kwargs)
+    params = w.params
+  elif args.supervised_steps:
+    from configs import demo  # pylint: disable=g-import-not-at-top
+    from animejax import models  # pylint: disable=g-import-not-at-top
+    generator = models.generator_from_config(demo.get_config().generator)
+    params = generator.init(jax.random.key(args.seed), photos[:1])['params']
+
+  def show(label, p):
+    generated = np.asarray(jnp.clip(generator.apply({'params': p}, photos),
+                                    -1, 1))
+    gain = evaluation.paired_gain(generated, photos, targets)
+    print(f'  {label:34s} {evaluation.psnr(generated, targets):6.2f} dB, gain '
+          f'{gain["eval/psnr_gain"]:+.2f} +- '
+          f'{gain.get("eval/psnr_gain_stderr", float("nan")):.2f} (s.e.), '
+          f'wins {100 * gain["eval/psnr_win_rate"]:.0f}%', flush=True)
+
+  if args.workdir:
+    show(f'G of {args.workdir}', params)
+  if args.supervised_steps:
+    start = time.time()
+    every = max(args.supervised_steps // 4, 1)
+    supervised(generator, params, args.supervised_steps, seed=args.seed,
+               size=args.size, batch=args.batch_size, lr=args.lr,
+               report=lambda i, p: i % every == 0 and show(
+                   f'+ {i} supervised steps ({time.time() - start:.0f} s)', p))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
