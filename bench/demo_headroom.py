@@ -145,11 +145,16 @@ def main(argv=None) -> int:
     from configs import demo  # pylint: disable=g-import-not-at-top
     from animejax import models  # pylint: disable=g-import-not-at-top
     generator = models.generator_from_config(demo.get_config().generator)
-    params = generator.init(jax.random.key(args.seed), photos[:1])['params']
+    # jit: un-jitted, init compiles each of G's ~200 ops on its own (23 s).
+    params = jax.jit(generator.init)(jax.random.key(args.seed),
+                                     photos[:1])['params']
+
+  if generator is not None:
+    apply = jax.jit(lambda p, x: jnp.clip(generator.apply({'params': p}, x),
+                                          -1, 1))
 
   def show(label, p):
-    generated = np.asarray(jnp.clip(generator.apply({'params': p}, photos),
-                                    -1, 1))
+    generated = np.asarray(apply(p, photos))
     gain = evaluation.paired_gain(generated, photos, targets)
     print(f'  {label:34s} {evaluation.psnr(generated, targets):6.2f} dB, gain '
           f'{gain["eval/psnr_gain"]:+.2f} +- '
