@@ -129,18 +129,25 @@ def test_kid_subsets_and_behaviour():
 
 
 def test_evaluator_reuses_style_features_only_for_the_same_array():
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from animejax import models  # pylint: disable=g-import-not-at-top
-  from animejax.models import vgg_weights  # pylint: disable=g-import-not-at-top
-  generator = models.create_generator('animeganv2', width=0.25)
-  vgg, vgg_params = vgg_weights.vgg_from_config(ml_collections.ConfigDict(
-      {'weights': 'random', 'preprocess': 'auto'}))
+
+  class Features(nn.Module):
+    """Stands in for VGG19: same call signature, one small conv."""
+
+    @nn.compact
+    def __call__(self, x, layer, pre_relu):
+      del layer, pre_relu
+      return nn.Conv(4, (3, 3))(x)
+
+  generator, features_net = nn.Conv(3, (1, 1)), Features()
   rng = np.random.default_rng(0)
-  photos, style = (rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
+  photos, style = (rng.uniform(-1, 1, (3, 16, 16, 3)).astype(np.float32)
                    for _ in range(2))
   g_params = generator.init(jax.random.key(0), photos[:1])['params']
-  ev = evaluation.Evaluator(generator, vgg, vgg_params, 'conv1_1', 2)
+  f_params = features_net.init(jax.random.key(1), photos[:1], 'conv5_4',
+                               False)['params']
+  ev = evaluation.Evaluator(generator, features_net, f_params, 'conv1_1', 2)
   calls = []
   features = ev.features
   ev.features = lambda x: calls.append(len(x)) or features(x)
