@@ -33,6 +33,7 @@ import numpy as np
 import optax
 
 from animejax import evaluation
+from animejax import losses
 
 # Outline pixels of the anime rendering are 0.25 * colour + 0.02 (see
 # animejax/data/procedural.py), so no channel exceeds 0.27 on [0, 1]. Pixels
@@ -40,9 +41,18 @@ from animejax import evaluation
 # holds every outline pixel (from the renderer's object-id map) and 98.9% of
 # its pixels are outlines (the rest: shaded windows and trunks).
 OUTLINE_MAX = 0.3
-_YUV = np.array([[0.299, 0.587, 0.114],
-                 [-0.14714119, -0.28886916, 0.43601035],
-                 [0.61497538, -0.51496512, -0.10001026]])
+# [v2]'s rgb2yuv kernel, the one the colour loss uses ([RGB, YUV]).
+_RGB_TO_YUV = np.asarray(losses.RGB_TO_YUV, np.float64)
+
+
+def _unit(images: np.ndarray) -> np.ndarray:
+  """[-1, 1] model range -> [0, 1], float64."""
+  return (np.asarray(images, np.float64) + 1) / 2
+
+
+def outline_mask(targets: np.ndarray) -> np.ndarray:
+  """[N, H, W] bool: the outline pixels of anime renderings in [-1, 1]."""
+  return _unit(targets).max(-1) < OUTLINE_MAX
 
 
 def oracles(photos: np.ndarray, targets: np.ndarray) -> dict[str, float]:
@@ -50,15 +60,14 @@ def oracles(photos: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
   Images are [N, H, W, 3] in [-1, 1].
   """
-  p01 = (np.asarray(photos, np.float64) + 1) / 2
-  t01 = (np.asarray(targets, np.float64) + 1) / 2
+  p01, t01 = _unit(photos), _unit(targets)
   back = lambda x01: np.clip(x01, 0, 1) * 2 - 1
-  yuv_p, yuv_t = p01 @ _YUV.T, t01 @ _YUV.T
-  from_yuv = lambda y: back(y @ np.linalg.inv(_YUV).T)
+  yuv_p, yuv_t = p01 @ _RGB_TO_YUV, t01 @ _RGB_TO_YUV
+  from_yuv = lambda y: back(y @ np.linalg.inv(_RGB_TO_YUV))
   flat_p = np.concatenate([p01.reshape(-1, 3),
                            np.ones((p01[..., 0].size, 1))], 1)
   affine, *_ = np.linalg.lstsq(flat_p, t01.reshape(-1, 3), rcond=None)
-  outline = (t01.max(-1) < OUTLINE_MAX)[..., None]
+  outline = outline_mask(targets)[..., None]
   score = lambda x: evaluation.psnr(x, targets)
   return {
       'identity': score(photos),
@@ -76,10 +85,8 @@ def oracles(photos: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 def outline_share(photos: np.ndarray, targets: np.ndarray) -> tuple[float,
                                                                     float]:
   """(fraction of outline pixels, their share of the identity's squared error)."""
-  p01 = (np.asarray(photos, np.float64) + 1) / 2
-  t01 = (np.asarray(targets, np.float64) + 1) / 2
-  outline = t01.max(-1) < OUTLINE_MAX
-  err = ((p01 - t01) ** 2).sum(-1)
+  outline = outline_mask(targets)
+  err = ((_unit(photos) - _unit(targets)) ** 2).sum(-1)
   return float(outline.mean()), float(err[outline].sum() / err.sum())
 
 
@@ -139,10 +146,9 @@ def main(argv=None) -> int:
 
   generator = params = None
   if args.workdir:
-    from animejax import checkpointing, models  # pylint: disable=g-import-not-at-top
-    w = checkpointing.load_generator_weights(args.workdir)
-    generator = models.create_generator(w.arch, **w.model_kwargs)
-    params = w.params
+    from animejax import checkpointing, inference  # pylint: disable=g-import-not-at-top
+    generator, params = inference.build_generator(
+        checkpointing.load_generator_weights(args.workdir))
   elif args.supervised_steps:
     from configs import demo  # pylint: disable=g-import-not-at-top
     from animejax import models  # pylint: disable=g-import-not-at-top
