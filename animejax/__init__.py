@@ -5,7 +5,8 @@ Package map:
   data/          procedural scenes, image folders, TFDS builder, edge smoothing,
                  tf.data pipeline.
   losses.py      content / style / colour / tv / adversarial / penalties.
-  train_step.py  TrainState, init_step, gan_step (pure, jit-compiled).
+  methods/       training methods (animegan/steps.py: TrainState, init_step,
+                 gan_step).
   parallel.py    device mesh, shardings, global batches.
   train.py       train_and_evaluate: the run loop (checkpoints, metrics, eval).
   weights_io.py  the animejax generator-weights file (used by convert,

@@ -161,7 +161,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """Trains (or resumes) the run in `workdir`; returns the final metrics."""
   from animejax import data as data_lib  # pylint: disable=g-import-not-at-top
   from animejax import parallel  # pylint: disable=g-import-not-at-top
-  from animejax import train_step as train_step_lib  # pylint: disable=g-import-not-at-top
+  from animejax.methods.animegan import steps as train_step_lib  # pylint: disable=g-import-not-at-top
 
   config_lib.validate(config)
   _quiet_orbax()

@@ -134,7 +134,8 @@ def _train_configs(quick: bool, big: bool = False):
 def bench_train(config_specs, *, repeats: int = 3,
                 budget_s: float = 20.0) -> list[dict]:
   """init_step and gan_step images/s for (name, config, batch) specs."""
-  from animejax import models, parallel, train_step
+  from animejax import models, parallel
+  from animejax.methods.animegan import steps as train_step
   from animejax.models import vgg19
   rows = []
   for name, config, batch in config_specs:

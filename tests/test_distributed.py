@@ -121,7 +121,7 @@ from animejax import config_lib
 from animejax import data
 from animejax import models
 from animejax import parallel
-from animejax import train_step
+from animejax.methods.animegan import steps as train_step
 from animejax.models import vgg_weights
 from configs import demo
 

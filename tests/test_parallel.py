@@ -49,7 +49,8 @@ _SCRIPT = textwrap.dedent(r'''
     import jax, numpy as np
     sys.path.insert(0, sys.argv[1])
     import train_step_helpers as h
-    from animejax import parallel, train_step as ts
+    from animejax import parallel
+    from animejax.methods.animegan import steps as ts
 
     out = {'devices': jax.device_count()}
     mesh8 = parallel.create_mesh()

@@ -15,7 +15,7 @@ import pytest
 import train_step_helpers as h
 from animejax import losses
 from animejax import parallel
-from animejax import train_step as ts
+from animejax.methods.animegan import steps as ts
 
 
 def _leaves(tree):
