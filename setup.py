@@ -40,6 +40,12 @@ EXTRAS_REQUIRE = {
     # Reading PyTorch checkpoints does not need torch; writing them in tests
     # of the torch loaders does (optional, tests skip without it).
     'torch': ['torch>=2.4'],
+    # The full parity tests (README "Tests", 3rd command): the PyTorch the
+    # comparisons were measured with. Pinned, because an unpinned torch
+    # resolves to the newest default Linux build, a multi-GB CUDA one; this
+    # version's CPU wheel (2.13.0+cpu) is what the tests ran with. tf2onnx
+    # cannot be an extra: it needs `pip install --no-deps` (see .ci/run).
+    'parity': ['torch==2.13.0'],
     'onnx': ['onnx>=1.17', 'onnxruntime>=1.20'],
 }
 

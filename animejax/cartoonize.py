@@ -9,15 +9,21 @@ official AnimeGAN file (.pb/.tflite/.onnx, converted on the fly). IN is an
 image, a folder (recursive; OUT mirrors its tree) or a video
 (mp4/webm/gif/avi/mov/mkv; streamed frame by frame; audio copied when ffmpeg
 is on PATH). Unreadable files are reported and skipped.
+
+Exit status (EXIT_HELP): 0 every input was written; 3 some inputs failed
+(the others were written); 1 every input failed; 2 usage error, nothing
+run (bad arguments, missing --input, weights that cannot be loaded).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,11 +31,75 @@ import numpy as np
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 DTYPES = ('float32', 'bfloat16', 'float16')
 
+# Exit statuses. "Some failed" has its own code so that scripts can tell a
+# partial run from a clean one and from one that produced nothing.
+EXIT_OK = 0
+EXIT_ALL_FAILED = 1
+EXIT_USAGE = 2  # argparse's own code for bad arguments
+EXIT_SOME_FAILED = 3
+EXIT_HELP = """exit status:
+  0  every input was written
+  1  every input failed (nothing written)
+  2  usage error, nothing run: bad arguments, missing --input, weights that
+     cannot be loaded or fetched
+  3  some inputs failed, the others were written (see the "failed:" lines)"""
+
+
+def exit_status(written: int, failed: int) -> int:
+  """The exit status of a run that wrote `written` and failed `failed`."""
+  if not failed:
+    return EXIT_OK
+  return EXIT_SOME_FAILED if written else EXIT_ALL_FAILED
+
+
+# --- a quiet terminal --------------------------------------------------------
+
+# Known messages of our dependencies that tell a CLI user nothing they can
+# act on. Matched by their start, so every other warning still shows.
+_TFLITE_DEPRECATION = r'\s*Warning: tf\.lite\.Interpreter is deprecated'
+# JAX logs this (at INFO) for each optional backend whose plugin is
+# installed but finds no device, e.g. libtpu on a CPU machine.
+_JAX_OPTIONAL_BACKEND = "Unable to initialize backend '"
+
+
+class DropMessages(logging.Filter):
+  """Drops records at or below `level` whose message starts with a prefix."""
+
+  def __init__(self, prefixes: tuple[str, ...], level: int):
+    super().__init__()
+    self.prefixes, self.level = prefixes, level
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not (record.levelno <= self.level and
+                record.getMessage().startswith(self.prefixes))
+
+
+def quiet_runtime() -> None:
+  """Keeps TF's, JAX's and libtpu's chatter out of a CLI user's terminal.
+
+  The console entry points call it first: TF reads TF_CPP_MIN_LOG_LEVEL
+  when it is imported. Values already in the environment win, so
+  TF_CPP_MIN_LOG_LEVEL=0 still shows everything.
+  """
+  # 1 hides TF's C++ INFO lines (CPU feature guard, the oneDNN notice,
+  # absl's pre-InitializeLog banner) and keeps its warnings and errors.
+  # TF_ENABLE_ONEDNN_OPTS stays as it is: it would change TF's numerics,
+  # not only what TF prints.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  # Reading .tflite files needs tf.lite.Interpreter until TF drops it; its
+  # deprecation notice is addressed to this project, not to its users.
+  warnings.filterwarnings('ignore', message=_TFLITE_DEPRECATION,
+                          category=UserWarning)
+  logger = logging.getLogger('jax._src.xla_bridge')
+  if not any(isinstance(f, DropMessages) for f in logger.filters):
+    logger.addFilter(DropMessages((_JAX_OPTIONAL_BACKEND,), logging.INFO))
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
   p = argparse.ArgumentParser(
       prog='animejax-cartoonize',
-      description='Photo/video -> anime style with an animejax generator.')
+      description='Photo/video -> anime style with an animejax generator.',
+      epilog=EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--weights', help='weights file, training workdir, or '
                  'official AnimeGAN .pb/.tflite/.onnx file')
   p.add_argument('--which', default='latest', choices=('latest', 'best'),
@@ -216,22 +286,25 @@ def output_for(src: str, in_root: str, out_root: str, ext: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """Runs the CLI; returns the exit status (0 unless nothing succeeded)."""
+  """Runs the CLI; returns the exit status (see EXIT_HELP)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
   args = parse_args(argv)
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from animejax import inference, video  # pylint: disable=g-import-not-at-top
+  from animejax.convert import catalogue  # pylint: disable=g-import-not-at-top
 
   if not os.path.exists(args.input):
     print(f'error: --input {args.input!r} does not exist.', file=sys.stderr)
-    return 2
+    return EXIT_USAGE
   try:
     weights = inference.resolve_weights(args.weights, which=args.which,
                                         style=args.style)
     module, params = inference.build_generator(
         weights, dtype=getattr(jnp, args.dtype))
   except (FileNotFoundError, ValueError, KeyError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
+    hint = catalogue.style_hint(e, 'animejax.cartoonize', argv, args.style)
+    print(f'error: {e}{hint}', file=sys.stderr)
+    return EXIT_USAGE
   model = inference.Cartoonizer(
       module, params, bucket=args.bucket, tile=args.tile,
       overlap=args.overlap, tile_threshold=args.tile_threshold,
@@ -245,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
       print(f'error: no images or videos under {args.input!r} '
             f'(extensions {IMAGE_EXTS + video.VIDEO_EXTS}).', file=sys.stderr)
-      return 2
+      return EXIT_USAGE
     images = [f for f in files if not video.is_video(f)]
     bar = _progress(len(images), 'img', progress)
     for f in images:
@@ -279,11 +352,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'  failed: {path}: {why}')
   for note in sorted(set(runner.notes)):
     print(f'  note: {note}')
-  return 0 if runner.done or not runner.failures else 1
+  return exit_status(runner.done, len(runner.failures))
 
 
 def run() -> None:
   """Console-script entry point (animejax-cartoonize)."""
+  quiet_runtime()
   sys.exit(main())
 
 

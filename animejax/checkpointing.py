@@ -189,6 +189,16 @@ def generator_kwargs(generator_config: Mapping[str, Any]) -> dict[str, Any]:
   return kwargs
 
 
+# What orbax logs (as warnings) whenever a manager is opened read-only.
+_READ_ONLY_NOTICES = ('Given directory is read only=',
+                      'CheckpointManagerOptions.read_only=True, setting')
+
+
+def _not_a_read_only_notice(record) -> bool:
+  """A logging filter (any callable will do) that drops _READ_ONLY_NOTICES."""
+  return not record.getMessage().startswith(_READ_ONLY_NOTICES)
+
+
 def load_generator_weights(workdir: str,
                            which: str = 'latest') -> weights_io.GeneratorWeights:
   """Generator params of a training workdir's 'latest' or 'best' checkpoint.
@@ -204,7 +214,17 @@ def load_generator_weights(workdir: str,
     raise FileNotFoundError(
         f'{workdir!r} has no {CHECKPOINT_DIR}/ folder: not a training workdir '
         '(train with `python -m animejax.main --workdir ...` first).')
-  ckpt = Checkpointer(workdir, keep=1, read_only=True)
+  # Read-only on purpose: a reader must neither create folders nor clean up
+  # a live run's temporaries. orbax announces that with warnings that a
+  # cartoonize user would take for a problem ("Given directory is read
+  # only=..." on a writable folder); they are dropped while the manager
+  # opens, and only there.
+  absl_logger = logging.get_absl_logger()
+  absl_logger.addFilter(_not_a_read_only_notice)
+  try:
+    ckpt = Checkpointer(workdir, keep=1, read_only=True)
+  finally:
+    absl_logger.removeFilter(_not_a_read_only_notice)
   try:
     step = ckpt.best_step() if which == 'best' else ckpt.latest_step()
     if step is None and which == 'best':

@@ -18,19 +18,65 @@ same out (x = pixel / 127.5 - 1; pixel = (y + 1) * 127.5).
   onnx         the TFLite model converted with tf2onnx (from_tflite). tf2onnx
                pins protobuf~=3.20, which clashes with TF 2.21, so install it
                with `pip install --no-deps tf2onnx` (1.17.0 works here).
+
+Exit status: 0 exported; 2 nothing exported (bad arguments, weights that
+cannot be loaded or fetched, a model or format that cannot be exported);
+1 an unexpected error (with its traceback). One model goes to one output,
+so there is no partial result.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 FORMATS = ('saved_model', 'tflite', 'onnx')
 DEFAULT_EXT = {'tflite': '.tflite', 'onnx': '.onnx'}
+
+# What the TFLite converter's C++ code logs at warning level on every
+# conversion: options it ignores by design, and absl's banner before the
+# first such line. Any other line it writes is passed on.
+_CONVERTER_NOISE = ('All log messages before absl::InitializeLog()',
+                    'Ignored output_format.',
+                    'Ignored drop_control_dependency.')
+# tf2onnx runs the TFLite model once, and TFLite's C++ runtime announces
+# its default CPU delegate (TF_CPP_MIN_LOG_LEVEL does not govern it).
+_TF2ONNX_NOISE = ('INFO: Created TensorFlow Lite XNNPACK delegate for CPU.',)
+
+
+@contextlib.contextmanager
+def _drop_stderr_lines(noise: Sequence[str]) -> Iterator[None]:
+  """Runs the block with fd 2 captured, then re-emits its other lines.
+
+  C++ logging goes straight to file descriptor 2, past Python's warning and
+  logging filters, so known lines can only be dropped this way.
+  """
+  sys.stderr.flush()
+  try:
+    saved = os.dup(2)
+  except OSError:  # no fd 2 (e.g. a daemon): nothing reaches a terminal
+    yield
+    return
+  with tempfile.TemporaryFile() as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      yield
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode(errors='replace')
+      kept = [line for line in text.splitlines(keepends=True)
+              if not any(n in line for n in noise)]
+      if kept:
+        sys.stderr.write(''.join(kept))
+        sys.stderr.flush()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -124,7 +170,8 @@ def export_tflite(module, params, out: str, *, size: int = 256,
   holder.generate = fn
   converter = tf.lite.TFLiteConverter.from_concrete_functions(
       [fn.get_concrete_function()], holder)
-  data = converter.convert()
+  with _drop_stderr_lines(_CONVERTER_NOISE):
+    data = converter.convert()
   _atomic_write(out, data)
   _write_info(out + '.json', module, meta, size=size, batch=batch)
   return out
@@ -143,7 +190,8 @@ def export_onnx(module, params, out: str, *, size: int = 256, batch: int = 1,
     lite = os.path.join(tmp, 'model.tflite')
     export_tflite(module, params, lite, size=size, batch=batch)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tf2onnx.convert.from_tflite(lite, opset=opset, output_path=out)
+    with _drop_stderr_lines(_TF2ONNX_NOISE):
+      tf2onnx.convert.from_tflite(lite, opset=opset, output_path=out)
   _write_info(out + '.json', module, meta, size=size, batch=batch)
   return out
 
@@ -166,14 +214,18 @@ def _write_info(path, module, meta, **shape) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+  """Runs the CLI; returns the exit status (see the module docstring)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
   args = parse_args(argv)
   from animejax import inference  # pylint: disable=g-import-not-at-top
+  from animejax.convert import catalogue  # pylint: disable=g-import-not-at-top
   try:
     weights = inference.resolve_weights(args.weights, which=args.which,
                                         style=args.style)
     module, params = inference.build_generator(weights)
   except (FileNotFoundError, ValueError, KeyError) as e:
-    print(f'error: {e}', file=sys.stderr)
+    hint = catalogue.style_hint(e, 'animejax.export', argv, args.style)
+    print(f'error: {e}{hint}', file=sys.stderr)
     return 2
   out = args.out
   if args.format in DEFAULT_EXT and (os.path.isdir(out)
@@ -201,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
   """Console-script entry point (animejax-export)."""
+  from animejax import cartoonize  # pylint: disable=g-import-not-at-top
+  cartoonize.quiet_runtime()  # before TF is imported
   sys.exit(main())
 
 

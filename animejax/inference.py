@@ -362,7 +362,9 @@ def resolve_weights(spec: str | None, *, which: str = 'latest',
   if not os.path.exists(spec):
     raise FileNotFoundError(
         f'--weights {spec!r} does not exist. Pass a weights file written by '
-        '`python -m animejax.convert`, or a training workdir.')
+        '`python -m animejax.convert`, an official .pb/.tflite/.onnx/.pt '
+        'file, a training workdir, or --style NAME instead (names: '
+        '`python -m animejax.convert --list`).')
   if os.path.isdir(spec):
     try:
       from animejax import checkpointing  # pylint: disable=g-import-not-at-top

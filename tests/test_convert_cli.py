@@ -1,6 +1,7 @@
 """Catalogue (offline behaviour, no downloads), format detection and CLI."""
 
 import os
+import shlex
 import subprocess
 import sys
 
@@ -30,6 +31,115 @@ def test_catalogue_offline_says_what_to_download(tmp_path):
     catalogue.resolve('animeganv2-hayao-int8-tflite', str(tmp_path))
   with pytest.raises(KeyError, match='known'):
     catalogue.resolve('animeganv9', str(tmp_path))
+
+
+def _commands(text):
+  """The `python -m animejax.X ...` lines of a hint, as argv lists."""
+  return [shlex.split(line.strip()) for line in text.splitlines()
+          if line.strip().startswith('python -m animejax.')]
+
+
+@pytest.mark.parametrize('name', sorted(catalogue.CATALOGUE))
+def test_offline_hint_command_parses_and_nothing_is_left(tmp_path, name):
+  """Each entry's offline hint: a convert command the real parser accepts,
+  converting the very file or folder the hint says to fetch; the cache
+  folders the failed download created are gone again."""
+  cache = tmp_path / 'cache' / 'animejax'  # neither folder exists yet
+  with pytest.raises(catalogue.DownloadError) as e:
+    catalogue.resolve(name, str(cache), fetch=failing_fetch)
+  msg, entry = str(e.value), catalogue.CATALOGUE[name]
+  assert '(or pass the local path to --from)' not in msg
+  (cmd,) = _commands(msg)
+  assert cmd[:3] == ['python', '-m', 'animejax.convert']
+  args = cli._parser().parse_args(cmd[3:])
+  assert args.arch == entry.arch and args.out == f'{name}.msgpack'
+  if entry.fmt == 'tf1':
+    # The folder the git command checks out, not a raw/master folder URL.
+    folder = entry.url.split('/raw/master/')[1]
+    assert args.source == f'AnimeGANv2/{folder}'
+    assert f'sparse-checkout set {folder}' in msg
+    assert f'{entry.url}/checkpoint' in msg
+  else:
+    assert args.source == str(cache / entry.filename)
+    if not entry.manual:
+      assert f'curl -fL --create-dirs -o {cache / entry.filename} ' in msg
+  assert not (tmp_path / 'cache').exists()
+
+
+def test_failed_download_removes_partial_files_and_new_folders(tmp_path):
+  base = tmp_path / 'keep'
+  base.mkdir()
+  (base / 'other.onnx').write_bytes(b'x')  # a cache holding other files
+
+  def half_tf1(url, dest):  # `checkpoint` arrives, then the network drops
+    if not url.endswith('/checkpoint'):
+      raise OSError('connection reset')
+    with open(dest, 'w') as f:
+      f.write('model_checkpoint_path: "Hayao-99.ckpt"\n')
+
+  def half_file(url, dest):  # a fetcher that writes in place, then fails
+    with open(dest, 'wb') as f:
+      f.write(b'partial')
+    raise OSError('connection reset')
+
+  for name, fetch in (('animeganv2-hayao', half_tf1),
+                      ('animeganv3-hayao-36', half_file)):
+    with pytest.raises(catalogue.DownloadError):
+      catalogue.resolve(name, str(base / 'new' / 'deeper'), fetch=fetch)
+    with pytest.raises(catalogue.DownloadError):
+      catalogue.resolve(name, str(base), fetch=fetch)
+    # The existing cache keeps its files and gains nothing.
+    assert sorted(os.listdir(base)) == ['other.onnx']
+
+
+def test_default_fetcher_leaves_no_temporary_file(tmp_path, monkeypatch):
+  class Dropped:
+    def __enter__(self):
+      return self
+
+    def __exit__(self, *exc):
+      return False
+
+    def read(self, *unused):
+      raise OSError('connection reset')
+
+  monkeypatch.setattr(catalogue.urllib.request, 'urlopen',
+                      lambda url, timeout: Dropped())
+  with pytest.raises(catalogue.DownloadError):
+    catalogue.resolve('animeganv3-hayao-36', str(tmp_path / 'c'))
+  assert not (tmp_path / 'c').exists()
+
+
+def test_command_with_weights_replaces_style_and_weights():
+  cmd = catalogue.command_with_weights(
+      'animejax.cartoonize',
+      ['--style', 'x', '--input', 'a b.png', '--weights=w', '--style=y',
+       '--output', 'o.png'], 'x.msgpack')
+  assert shlex.split(cmd) == [
+      'python', '-m', 'animejax.cartoonize', '--weights', 'x.msgpack',
+      '--input', 'a b.png', '--output', 'o.png']
+
+
+def test_export_offline_style_hint(tmp_path, monkeypatch, capsys):
+  from animejax import export  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(catalogue, '_urlopen_to', failing_fetch)
+  monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+  assert export.main(['--style', 'animeganv3-shinkai-37', '--format',
+                      'tflite', '--out', 'shinkai.tflite']) == 2
+  conv, run = _commands(capsys.readouterr().err)
+  assert (cli._parser().parse_args(conv[3:]).out ==
+          'animeganv3-shinkai-37.msgpack')
+  args = export.parse_args(run[3:])
+  assert (args.weights, args.style, args.format, args.out) == (
+      'animeganv3-shinkai-37.msgpack', None, 'tflite', 'shinkai.tflite')
+  assert not (tmp_path / 'cache').exists()
+
+
+def test_cli_documents_exit_statuses(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['--help'])
+  out = capsys.readouterr().out
+  assert 'exit status:' in out and '2  usage error' in out
 
 
 def test_catalogue_fetches_tf1_folder_with_given_fetcher(tmp_path):

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import http.client
 import os
+import shlex
 import shutil
 import tempfile
 import urllib.request
-from typing import Callable
+from typing import Callable, Sequence
 
 NON_COMMERCIAL = ('non-commercial research, teaching and publication only '
                   '(AnimeGAN/AnimeGANv2/AnimeGANv3 licence by Asher Chan)')
 
-_V2 = 'https://github.com/TachibanaYoshino/AnimeGANv2/raw/master/checkpoint'
+_V2_REPO = 'https://github.com/TachibanaYoshino/AnimeGANv2'
+# raw/<branch>/<path> serves files only: TF1 checkpoint folders are fetched
+# file by file (`checkpoint` names the other two).
+_RAW = '/raw/master/'
+_V2 = f'{_V2_REPO}{_RAW}checkpoint'
 _V3 = 'https://github.com/TachibanaYoshino/AnimeGANv3/releases/download/v1.1.0'
 _PT = 'https://github.com/bryandlee/animegan2-pytorch/raw/main/weights'
 
@@ -35,7 +41,7 @@ class Entry:
   name: str
   arch: str           # 'animeganv2' | 'animeganv3'
   fmt: str            # convert.FORMATS
-  url: str            # file URL, or folder URL for TF1 checkpoints
+  url: str            # file URL; for TF1 checkpoints the prefix of its files
   filename: str       # local file / folder name in the cache
   licence: str = NON_COMMERCIAL
   sha256: str = ''    # only when published
@@ -100,9 +106,15 @@ def default_cache_dir() -> str:
 def _urlopen_to(url: str, dest: str) -> None:
   """Downloads `url` to `dest` atomically (the default fetcher)."""
   with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest))
-    with os.fdopen(fd, 'wb') as f:
-      shutil.copyfileobj(r, f)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest),
+                               prefix=os.path.basename(dest) + '.',
+                               suffix='.part')
+    try:
+      with os.fdopen(fd, 'wb') as f:
+        shutil.copyfileobj(r, f)
+    except BaseException:
+      os.remove(tmp)  # a dropped connection must not leave a partial file
+      raise
   os.replace(tmp, dest)
 
 
@@ -114,18 +126,125 @@ def sha256(path: str) -> str:
   return h.hexdigest()
 
 
+def converted_name(name: str) -> str:
+  """The weights file the hints suggest converting catalogue entry `name` to."""
+  return f'{name}.msgpack'
+
+
+def command_with_weights(module: str, argv: Sequence[str],
+                         weights: str) -> str:
+  """`python -m MODULE ARGV` with --style/--weights replaced by `weights`.
+
+  For the hints of the CLIs that take --style: the same run, on the file
+  that `python -m animejax.convert` writes.
+  """
+  args, skip = [], False
+  for arg in argv:
+    if skip:
+      skip = False
+    elif arg in ('--style', '--weights'):
+      skip = True  # drop the option and its value
+    elif not arg.startswith(('--style=', '--weights=')):
+      args.append(arg)
+  return shlex.join(['python', '-m', module, '--weights', weights, *args])
+
+
 def _instructions(entry: Entry, target: str, why: str) -> str:
-  what = (f'the TF1 checkpoint folder {entry.url} (files `checkpoint`, '
-          '`<name>.ckpt.index`, `<name>.ckpt.data-00000-of-00001`)'
-          if entry.fmt == 'tf1' else entry.url)
-  return (f'Cannot fetch {entry.name!r}: {why}\n'
-          f'  Download {what}\n  and put it at {target}\n'
-          f'  (or pass the local path to --from). Licence: {entry.licence}.')
+  """What to run when `entry` cannot be downloaded here (commands verbatim)."""
+  convert_from = target
+  if entry.manual:
+    get = (f'  Download page: {entry.url}\n'
+           f'  Save the file as {target}')
+  elif entry.fmt == 'tf1':
+    repo, _, folder = entry.url.partition(_RAW)
+    clone = repo.rsplit('/', 1)[1]
+    convert_from = f'{clone}/{folder}'
+    get = ('  It is a TF1 checkpoint folder, and GitHub serves files, not '
+           'folders.\n  Fetch only that folder with git:\n    '
+           + shlex.join(['git', 'clone', '--depth', '1', '--filter=blob:none',
+                         '--sparse', repo])
+           + ' && ' + shlex.join(['git', '-C', clone, 'sparse-checkout',
+                                  'set', folder]) + '\n'
+           f'  (or download its files one by one: {entry.url}/checkpoint,\n'
+           '  then NAME.index and NAME.data-00000-of-00001 from the same '
+           'folder,\n  NAME being the model_checkpoint_path written in '
+           f'`checkpoint`);\n  copy the folder to {target}')
+  else:
+    get = ('  Download it (on any machine with internet):\n    '
+           + shlex.join(['curl', '-fL', '--create-dirs', '-o', target,
+                         entry.url]))
+  convert = shlex.join(['python', '-m', 'animejax.convert', '--from',
+                        convert_from, '--arch', entry.arch, '--out',
+                        converted_name(entry.name)])
+  return (f'Cannot fetch {entry.name!r}: {why}\n{get}\n'
+          '  and rerun this command (it looks there first), or convert your '
+          f'copy once:\n    {convert}\n'
+          f'  Licence: {entry.licence}.')
+
+
+def style_hint(error: BaseException, module: str, argv: Sequence[str],
+               style: str | None) -> str:
+  """For a CLI run with --style: how to rerun it on the converted file.
+
+  Empty unless `error` (or an exception it was raised from) is a
+  DownloadError, whose message already says how to convert.
+  """
+  while error is not None and not isinstance(error, DownloadError):
+    error = error.__cause__
+  if error is None or not style:
+    return ''
+  return ('\n  With that file, this run is:\n    '
+          + command_with_weights(module, argv, converted_name(style)))
+
+
+def _missing_dirs(path: str) -> list[str]:
+  """`path` and its ancestors that do not exist yet, deepest first."""
+  out = []
+  path = os.path.abspath(path)
+  while not os.path.exists(path) and os.path.dirname(path) != path:
+    out.append(path)
+    path = os.path.dirname(path)
+  return out
+
+
+def _discard(target: str, created_dirs: Sequence[str]) -> None:
+  """Removes what a failed download wrote: partial files, new empty dirs."""
+  shutil.rmtree(target + '.part', ignore_errors=True)
+  if os.path.isdir(target):
+    shutil.rmtree(target, ignore_errors=True)
+  elif os.path.lexists(target):
+    os.remove(target)
+  for d in created_dirs:  # deepest first; stop at one that holds other files
+    try:
+      os.rmdir(d)
+    except OSError:
+      break
+
+
+def _fetch_entry(entry: Entry, target: str,
+                 fetch: Callable[[str, str], None]) -> None:
+  if entry.fmt == 'tf1':
+    part = target + '.part'
+    os.makedirs(part, exist_ok=True)
+    fetch(f'{entry.url}/checkpoint', os.path.join(part, 'checkpoint'))
+    with open(os.path.join(part, 'checkpoint')) as f:
+      prefix = f.readline().split('"')[1]
+    for suffix in ('.index', '.data-00000-of-00001'):
+      fetch(f'{entry.url}/{prefix}{suffix}',
+            os.path.join(part, prefix + suffix))
+    os.replace(part, target)
+  else:
+    fetch(entry.url, target)
 
 
 def resolve(name: str, cache_dir: str | None = None,
-            fetch: Callable[[str, str], None] = _urlopen_to) -> str:
-  """Local path of catalogue entry `name`, downloading it if needed."""
+            fetch: Callable[[str, str], None] | None = None) -> str:
+  """Local path of catalogue entry `name`, downloading it if needed.
+
+  `fetch(url, dest)` defaults to urllib (looked up at call time, so tests
+  can replace `_urlopen_to`). A failed download leaves nothing behind: no
+  partial file, and no cache folder that it created.
+  """
   if name not in CATALOGUE:
     raise KeyError(f'{name!r} is not a known weights name; known: '
                    f'{sorted(CATALOGUE)}')
@@ -136,25 +255,20 @@ def resolve(name: str, cache_dir: str | None = None,
     return target
   if entry.manual:
     raise DownloadError(_instructions(entry, target, entry.manual))
+  created = _missing_dirs(cache_dir)
   os.makedirs(cache_dir, exist_ok=True)
   try:
-    if entry.fmt == 'tf1':
-      os.makedirs(target + '.part', exist_ok=True)
-      fetch(f'{entry.url}/checkpoint', os.path.join(target + '.part',
-                                                    'checkpoint'))
-      with open(os.path.join(target + '.part', 'checkpoint')) as f:
-        prefix = f.readline().split('"')[1]
-      for suffix in ('.index', '.data-00000-of-00001'):
-        fetch(f'{entry.url}/{prefix}{suffix}',
-              os.path.join(target + '.part', prefix + suffix))
-      os.replace(target + '.part', target)
-    else:
-      fetch(entry.url, target)
-  except (OSError, IndexError) as e:  # URLError is an OSError
-    shutil.rmtree(target + '.part', ignore_errors=True)
-    raise DownloadError(_instructions(entry, target, str(e))) from e
+    _fetch_entry(entry, target, fetch or _urlopen_to)
+  except BaseException as e:  # Ctrl-C too: never keep a half download
+    _discard(target, created)
+    # URLError is an OSError; a truncated body an HTTPException; a bad
+    # `checkpoint` file an IndexError.
+    if isinstance(e, (OSError, IndexError, ValueError,
+                      http.client.HTTPException)):
+      raise DownloadError(_instructions(entry, target, str(e))) from e
+    raise
   if entry.sha256 and sha256(target) != entry.sha256:
-    os.remove(target)
+    _discard(target, created)
     raise DownloadError(f'{name}: sha256 mismatch for {entry.url}; the file '
                         'was removed. Try again or download it by hand.')
   return target

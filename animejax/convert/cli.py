@@ -1,11 +1,12 @@
 """`python -m animejax.convert`: official weights -> animejax weights file.
 
-  python -m animejax.convert --from AnimeGANv3_Shinkai_37.pb --out s.msgpack
-  python -m animejax.convert --from animeganv2-hayao --out hayao.msgpack
+  python -m animejax.convert --from AnimeGANv3_Shinkai_37.onnx --out s.msgpack
+  python -m animejax.convert --from animeganv3-shinkai-37 --out s.msgpack
   python -m animejax.convert --list
 
 --from takes a local file/folder or a catalogue name (see --list); names are
-downloaded into --cache_dir on machines with internet.
+downloaded into --cache_dir on machines with internet. One source gives one
+weights file, so there is no partial result.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from animejax import convert
 from animejax import weights_io
 from animejax.convert import catalogue
 
+EXIT_HELP = """exit status:
+  0  the weights file was written
+  1  the conversion or the download failed (the message says why)
+  2  usage error: --from/--out missing, or --from is neither a file nor a
+     known name"""
+
 
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
       prog='python -m animejax.convert',
       description='Convert official AnimeGANv2/v3 weights to an animejax '
-                  'weights file.')
+                  'weights file.',
+      epilog=EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--from', dest='source',
                  help='file, TF1 checkpoint folder, or catalogue name')
   p.add_argument('--out', help='output weights file (.msgpack)')
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
   """Console-script entry point: clear one-line errors, exit codes."""
+  from animejax import cartoonize  # pylint: disable=g-import-not-at-top
+  cartoonize.quiet_runtime()  # before TF is imported (.pb/.tflite readers)
   try:
     sys.exit(main())
   except (ValueError, FileNotFoundError, KeyError,
