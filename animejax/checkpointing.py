@@ -56,12 +56,20 @@ def from_storable(tree: Any, like: Any) -> Any:
 
 
 def abstract_like(tree: Any) -> Any:
-  """ShapeDtypeStructs (with shardings) describing `to_storable(tree)`."""
+  """ShapeDtypeStructs (with shardings) describing `to_storable(tree)`.
+
+  `tree` holds arrays or ShapeDtypeStructs (e.g. `jax.eval_shape` of an
+  initialiser, with shardings attached) but no PRNG-key structs.
+  """
   def spec(x):
     if isinstance(x, jax.Array):
       return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
     return x
   return jax.tree.map(spec, to_storable(tree))
+
+
+class IncompatibleCheckpointError(ValueError):
+  """A checkpoint of another method or state layout than the run's."""
 
 
 class Checkpointer:
@@ -140,6 +148,12 @@ class Checkpointer:
             state=ocp.args.StandardRestore(abstract_like(like)),
             meta=ocp.args.JsonRestore()))
     return from_storable(restored['state'], like), dict(restored['meta'])
+
+  def meta(self, step: int) -> dict[str, Any]:
+    """The JSON saved beside the state at `step` (the state is not read)."""
+    restored = self.manager.restore(
+        step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    return dict(restored['meta'])
 
   def restore_raw(self, step: int) -> tuple[Any, dict[str, Any]]:
     """Restores the saved tree as nested dicts of arrays (no target needed)."""

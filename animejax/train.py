@@ -1,22 +1,27 @@
 """The run loop: `train_and_evaluate(config, workdir)` and `evaluate`.
 
-A run has two phases, both derived from the step (never stored separately):
-  init  steps [0, init_steps): content loss only ([v2] init_train), lr init_lr.
-  gan   steps [init_steps, total_steps): adversarial training.
+The loop owns what every method shares and nothing else: the method named by
+`config.method` (`animejax.methods`), the mesh and shardings, jit with the
+state donated and the step kind static, the per-step RNG (the run's key
+folded in by the step number), orbax checkpoints with exact resume, SIGTERM
+saves, the NaN guard, TensorBoard, progress and the eval/sample/checkpoint
+cadence. Which kind of step runs when, what a state holds and what is
+evaluated belong to the method (`animejax.methods.base.Method`).
 
 Restarting the same command resumes from the latest checkpoint in
-`workdir/checkpoints` with everything that determines the future: params,
-optimizer states, spectral-norm vectors, RNG and the input position (the
-pipeline is rebuilt with `start_step`), so a killed-and-restarted run ends
-with the same params as an uninterrupted one. SIGTERM (preemption) saves a
-checkpoint at the current step and returns cleanly. A non-finite metric stops
-the run with `NonFiniteLossError` before anything after it is saved.
+`workdir/checkpoints` with everything that determines the future: the
+method's whole state, and the input position (the pipeline is rebuilt with
+`start_step`); the RNG is a function of the step. So a killed-and-restarted
+run ends with the same state as an uninterrupted one. SIGTERM (preemption)
+saves a checkpoint at the current step and returns cleanly. A non-finite
+metric stops the run with `NonFiniteLossError` before anything after it is
+saved.
 """
 
 from __future__ import annotations
 
+import json
 import logging as logging_std
-import math
 import os
 import signal
 import threading
@@ -32,8 +37,12 @@ import numpy as np
 
 from animejax import checkpointing
 from animejax import config_lib
-from animejax import evaluation
 from animejax import metrics as metrics_lib
+from animejax import methods
+from animejax import parallel
+
+# fold_in constant separating the steps' keys from the init key.
+_STEP_KEY_SALT = 1
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -88,38 +97,6 @@ def _quiet_orbax() -> None:
     handler.addFilter(_QuietOrbax())
 
 
-def _dtype(config) -> Any:
-  return {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[config.dtype]
-
-
-def _models(config):
-  """(generator, discriminator, vgg module, vgg params) for a config."""
-  from animejax import models  # pylint: disable=g-import-not-at-top
-  from animejax.models import vgg_weights  # pylint: disable=g-import-not-at-top
-  dtype = _dtype(config)
-  generator = models.generator_from_config(config.generator, dtype=dtype)
-  discriminator = models.discriminator_from_config(config.discriminator,
-                                                   dtype=dtype)
-  if config.vgg.weights == 'random':
-    # vgg_weights also prints a banner; this line lands beside the schedule.
-    logging.warning("config.vgg.weights='random': content/style losses and "
-                    'KID use an untrained VGG19 (demo/test only).')
-  vgg, vgg_params = vgg_weights.vgg_from_config(config.vgg, dtype=dtype)
-  return generator, discriminator, vgg, vgg_params
-
-
-def learning_rates(config, schedule: config_lib.Schedule,
-                   step: int) -> dict[str, float]:
-  """The learning rates in effect at `step` (for logging)."""
-  if step < schedule.init_steps:
-    return {'lr/init': float(config.optim.init_lr)}
-  scale = 1.0
-  if config.optim.schedule == 'cosine' and schedule.gan_steps > 0:
-    t = min(1.0, (step - schedule.init_steps) / schedule.gan_steps)
-    scale = 0.5 * (1.0 + math.cos(math.pi * t))
-  return {'lr/g': config.optim.g_lr * scale, 'lr/d': config.optim.d_lr * scale}
-
-
 def _check_finite(step_metrics: list[tuple[int, Mapping[str, Any]]]) -> None:
   for step, m in step_metrics:
     bad = [k for k, v in m.items() if not np.all(np.isfinite(v))]
@@ -132,37 +109,68 @@ def _check_finite(step_metrics: list[tuple[int, Mapping[str, Any]]]) -> None:
           "rates, check the data, or try config.dtype='float32'.")
 
 
-def _meta(config, schedule: config_lib.Schedule, step: int) -> dict[str, Any]:
-  import json  # pylint: disable=g-import-not-at-top
-  return {'step': int(step), 'phase': schedule.phase(step),
-          'steps_per_epoch': schedule.steps_per_epoch,
-          'init_steps': schedule.init_steps,
-          'total_steps': schedule.total_steps,
+def _meta(config, method, step: int, kind: str,
+          total_steps: int) -> dict[str, Any]:
+  return {'step': int(step), 'kind': kind, 'total_steps': int(total_steps),
+          'method': config.method, 'state_version': method.state_version,
+          **method.checkpoint_meta(step),
           'config': json.loads(config.to_json_best_effort())}
 
 
-def _write_samples(writer, workdir: str, step: int, evaluator,
-                   g_params, photos: np.ndarray,
-                   targets: np.ndarray | None, is_main: bool) -> str | None:
-  """photo | G(photo) [| ground truth] grid to TensorBoard and a PNG."""
-  generated = evaluator.generate(g_params, photos)  # every process computes
-  if not is_main:
+def _abstract_state(method, rng: jax.Array, mesh) -> Any:
+  """Shapes, dtypes and (replicated) shardings of the method's state."""
+  sharding = parallel.replicated_sharding(mesh)
+  shapes = jax.eval_shape(method.init, rng)
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      shapes)
+
+
+def _restore(ckpt, step: int, method, rng, mesh) -> tuple[Any, dict]:
+  """The state saved at `step`, after checking it is this method's layout."""
+  meta = ckpt.meta(step)
+  # Checkpoints from before the method interface name no method: they
+  # are refused too (their state held a PRNG key the loop now owns).
+  saved = (meta.get('method'), int(meta.get('state_version', 1)))
+  if saved != (method.name, method.state_version):
+    raise checkpointing.IncompatibleCheckpointError(
+        f'{ckpt.directory}/{step} holds a {saved[0]!r} state of version '
+        f'{saved[1]}; this run needs {method.name!r} version '
+        f'{method.state_version}. Train in a new --workdir (a generator '
+        'still exports with `animejax.cartoonize --weights WORKDIR`).')
+  state, meta = ckpt.restore(step, _abstract_state(method, rng, mesh))
+  return state, meta
+
+
+def _write_samples(writer, workdir: str, step: int, grid: np.ndarray | None,
+                   is_main: bool) -> str | None:
+  """The method's sample grid to TensorBoard and samples/step_N.png."""
+  if grid is None or not is_main:
     return None
-  columns = [photos, generated] + ([targets] if targets is not None else [])
-  grid = metrics_lib.image_grid(columns)
   path = os.path.join(workdir, 'samples', f'step_{step:08d}.png')
   metrics_lib.save_png(path, grid)
   writer.write_images(step, {'samples': grid[None]})
   return path
 
 
+def _jit_step(method, mesh):
+  """method.train_step jitted: state donated, kind static, key by step."""
+  replicated = parallel.replicated_sharding(mesh)
+  batched = parallel.batch_sharding(mesh)
+
+  def step_fn(state, frozen, batch, step_key, step, kind):
+    rng = jax.random.fold_in(step_key, step)
+    return method.train_step(state, frozen, batch, rng, kind)
+
+  return jax.jit(
+      step_fn, static_argnums=(5,), donate_argnums=(0,),
+      in_shardings=(replicated, replicated, batched, replicated, replicated),
+      out_shardings=(replicated, replicated))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> dict[str, Any]:
   """Trains (or resumes) the run in `workdir`; returns the final metrics."""
-  from animejax import data as data_lib  # pylint: disable=g-import-not-at-top
-  from animejax import parallel  # pylint: disable=g-import-not-at-top
-  from animejax.methods.animegan import steps as train_step_lib  # pylint: disable=g-import-not-at-top
-
   config_lib.validate(config)
   _quiet_orbax()
   workdir = os.path.abspath(workdir)
@@ -172,36 +180,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   checkpointing.write_config(workdir, config)
 
   mesh = parallel.create_mesh()
-  generator, discriminator, vgg, vgg_params = _models(config)
-  vgg_params = parallel.replicate(vgg_params, mesh)
-  rng = jax.random.key(config.seed)
-  state = train_step_lib.create_train_state(config, rng, generator,
-                                            discriminator)
-  # Replicated on every device of the mesh (the steps' in_shardings); restore
-  # below takes the shardings from this state.
-  state = parallel.replicate(state, mesh)
+  method = methods.create(config)
+  frozen = parallel.replicate(method.frozen(), mesh)
+  init_key = jax.random.key(config.seed)
+  step_key = parallel.replicate(jax.random.fold_in(init_key, _STEP_KEY_SALT),
+                                mesh)
 
-  metric_name, metric_mode = evaluation.best_metric(config)
+  metric_name, metric_mode = method.best_metric
   ckpt = checkpointing.Checkpointer(workdir, config.keep_checkpoints,
                                     metric_name, metric_mode)
   start_step = ckpt.latest_step() or 0
   if start_step:
-    state, meta = ckpt.restore(start_step, state)
-    logging.info('Resumed from %s at step %d (phase %s).', ckpt.directory,
-                 start_step, meta.get('phase'))
-  pipeline = data_lib.create_input_pipeline(config, start_step=start_step)
+    state, meta = _restore(ckpt, start_step, method, init_key, mesh)
+    logging.info('Resumed from %s at step %d (%s).', ckpt.directory,
+                 start_step, meta.get('kind'))
+  else:
+    # Replicated on every device of the mesh (the step's in_shardings).
+    state = parallel.replicate(jax.jit(method.init)(init_key), mesh)
+  pipeline = method.input_pipeline(start_step)
   if pipeline.skipped_files:
     logging.warning('%d unreadable input files skipped, e.g. %s',
                     len(pipeline.skipped_files), pipeline.skipped_files[:3])
-  schedule = config_lib.derive(config, pipeline.num_train_images)
-  logging.info('Schedule: %d steps/epoch, %d init steps, %d total steps.',
-               schedule.steps_per_epoch, schedule.init_steps,
-               schedule.total_steps)
-  step_fns = train_step_lib.make_step_fns(
-      config, generator, discriminator, vgg, mesh,
-      total_gan_steps=schedule.gan_steps)
-  evaluator = evaluation.Evaluator(generator, vgg, vgg_params, config.vgg.layer,
-                                   config.batch_size)
+  schedule = method.schedule(pipeline.num_train_images)
+  logging.info('Method %s: %s.', config.method,
+               schedule.summary or f'{schedule.total_steps} steps')
+  train_step = _jit_step(method, mesh)
 
   writer = metrics_lib.create_writer(workdir, is_main)
   if start_step == 0:
@@ -209,13 +212,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   progress = metrics_lib.Progress(schedule.total_steps, config.batch_size,
                                   start_step, is_main)
   accumulator = metrics_lib.MeanAccumulator()
-  sample_photos = pipeline.val_photos[:config.num_sample_images]
-  sample_targets = (None if pipeline.val_targets is None else
-                    pipeline.val_targets[:config.num_sample_images])
 
   def run_eval(step):
-    result = evaluator(state.g_params, pipeline.val_photos,
-                       pipeline.val_targets, pipeline.val_style)
+    result = method.evaluate(state, frozen, pipeline)
     writer.write_scalars(step, result)
     if is_main:
       logging.info('eval at step %d: %s', step, ', '.join(
@@ -226,17 +225,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   pending: list[tuple[int, Any]] = []
   eval_metrics: dict[str, float] = {}
   preempted = False
+  compiled_kinds: set[str] = set()
   train_iter = iter(pipeline.train_iter)
   try:
     with _Preemption() as preemption:
       while step < schedule.total_steps:
-        phase = schedule.phase(step)
+        kind = schedule.step_kind(step)
         batch = parallel.global_batch(next(train_iter), mesh)
-        fn = step_fns.init_step if phase == 'init' else step_fns.gan_step
-        state, step_metrics = fn(state, batch, vgg_params)
+        state, step_metrics = train_step(state, frozen, batch, step_key,
+                                         jnp.int32(step), kind)
         pending.append((step, step_metrics))  # 0-based index of this step
         step += 1
-        if step in (start_step + 1, schedule.init_steps + 1):
+        if kind not in compiled_kinds:
+          compiled_kinds.add(kind)
           progress.reset_clock(step)  # don't count compilation in img/s
 
         last = step == schedule.total_steps
@@ -258,22 +259,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         if do_log:
           rates = progress.rates(step)
           scalars = accumulator.result()
-          for k, v in learning_rates(config, schedule, step - 1).items():
-            # train_step reports the optimizers' own rates; this is a fallback.
-            scalars.setdefault(f'train/{k}', v)
           scalars.update({f'perf/{k}': v for k, v in rates.items()})
           writer.write_scalars(step, scalars)
-          progress.log(phase, step, rates, {k[len('train/'):]: v for k, v in
-                                            scalars.items()
-                                            if k.startswith('train/')})
+          progress.log(kind, step, rates, {k[len('train/'):]: v for k, v in
+                                           scalars.items()
+                                           if k.startswith('train/')})
         if do_sample:
-          _write_samples(writer, workdir, step, evaluator, state.g_params,
-                         sample_photos, sample_targets, is_main)
+          # Every process computes (a sharded state needs all of them).
+          _write_samples(writer, workdir, step,
+                         method.sample_grid(state, frozen, pipeline), is_main)
         eval_metrics_now = run_eval(step) if do_eval else None
         if eval_metrics_now:
           eval_metrics = eval_metrics_now
         if do_ckpt or do_eval or preempted:
-          ckpt.save(step, state, _meta(config, schedule, step),
+          ckpt.save(step, state,
+                    _meta(config, method, step, kind, schedule.total_steps),
                     eval_metrics_now)
         if do_eval or do_sample:
           progress.reset_clock(step)  # evaluation time is not training time
@@ -294,19 +294,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 def evaluate(config: ml_collections.ConfigDict, workdir: str,
              which: str = 'latest') -> dict[str, float]:
   """Evaluates the latest (or best) checkpoint of `workdir` on the val set."""
-  from animejax import data as data_lib  # pylint: disable=g-import-not-at-top
+  if which not in ('latest', 'best'):
+    raise ValueError(f"which={which!r}: use 'latest' or 'best'.")
   config_lib.validate(config)
+  _quiet_orbax()
   workdir = os.path.abspath(workdir)
-  weights = checkpointing.load_generator_weights(workdir, which)
-  generator, _, vgg, vgg_params = _models(config)
-  pipeline = data_lib.create_input_pipeline(config, start_step=0)
-  evaluator = evaluation.Evaluator(generator, vgg, vgg_params, config.vgg.layer,
-                                   config.batch_size)
-  params = jax.tree.map(jnp.asarray, weights.params)
+  mesh = parallel.create_mesh()
+  method = methods.create(config)
+  frozen = parallel.replicate(method.frozen(), mesh)
+  ckpt = checkpointing.Checkpointer(workdir, keep=1, read_only=True)
+  try:
+    step = ckpt.best_step() if which == 'best' else None
+    step = step if step is not None else ckpt.latest_step()
+    if step is None:
+      raise FileNotFoundError(
+          f'{workdir!r} is not a training workdir: no checkpoint in '
+          f'{ckpt.directory!r} (train with `python -m animejax.main '
+          '--workdir ...` first).')
+    state, _ = _restore(ckpt, step, method, jax.random.key(config.seed), mesh)
+  finally:
+    ckpt.close()
+  pipeline = method.input_pipeline(0)
   start = time.perf_counter()
-  result = evaluator(params, pipeline.val_photos, pipeline.val_targets,
-                     pipeline.val_style)
-  step = int(weights.meta['step'])
+  result = method.evaluate(state, frozen, pipeline)
   is_main = jax.process_index() == 0
   writer = metrics_lib.create_writer(workdir, is_main)
   writer.write_scalars(step, result)

@@ -3,7 +3,7 @@
 The per-style configs (`shinkai.py`, `hayao.py`, `paprika.py`) start from this
 one and override the published AnimeGANv2 per-style values. Values derived from
 others (steps per epoch, total steps, schedules) are NOT stored here: they are
-computed in `animejax.config_lib.derive` so a command-line override such as
+computed in `animejax.methods.animegan.config.derive` so a command-line override such as
 `--config.batch_size=4` never leaves them stale.
 
 Sources:
@@ -24,6 +24,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the full default config (AnimeGANv2, Shinkai weights)."""
   del arg
   c = ml_collections.ConfigDict()
+  # The training method (animejax.methods): 'animegan' trains AnimeGAN v1/v2
+  # and CartoonGAN (config.generator.name picks the generator).
+  c.method = 'animegan'
   c.seed = 0
   # 'float32' or 'bfloat16': compute dtype; params and optimizer state stay fp32.
   c.dtype = 'float32'

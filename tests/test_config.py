@@ -11,6 +11,7 @@ if REPO not in sys.path:  # `configs` is a folder of the repo, not installed
   sys.path.insert(0, REPO)
 
 from animejax import config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from animejax.methods.animegan import config as animegan_config  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import demo  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -68,7 +69,7 @@ def test_image_size_multiple_of_generator():
 
 def test_derive_from_epochs():
   config = default.get_config()  # [v2]: 6656 photos, batch 12
-  s = config_lib.derive(config, 6656)
+  s = animegan_config.derive(config, 6656)
   assert s.steps_per_epoch == 6656 // 12 == 554
   assert s.init_steps == 10 * 554
   assert s.total_steps == 101 * 554
@@ -79,26 +80,26 @@ def test_derive_from_epochs():
 def test_derive_follows_overrides():
   config = default.get_config()
   config.batch_size = 4
-  assert config_lib.derive(config, 6656).steps_per_epoch == 1664
+  assert animegan_config.derive(config, 6656).steps_per_epoch == 1664
   config.steps_per_epoch = 7
-  s = config_lib.derive(config, 6656)
+  s = animegan_config.derive(config, 6656)
   assert (s.steps_per_epoch, s.init_steps, s.total_steps) == (7, 70, 707)
 
 
 def test_derive_num_train_steps_keeps_init_share():
   config = default.get_config()
   config.num_train_steps = 202
-  s = config_lib.derive(config, 6656)
+  s = animegan_config.derive(config, 6656)
   assert s.total_steps == 202
   assert s.init_steps == round(202 * 10 / 101) == 20
   config.init_epochs = 0
-  assert config_lib.derive(config, 6656).init_steps == 0
+  assert animegan_config.derive(config, 6656).init_steps == 0
 
 
 def test_derive_rejects_empty_epoch():
   config = default.get_config()
   with pytest.raises(config_lib.ConfigError, match='batch_size=12'):
-    config_lib.derive(config, 5)
+    animegan_config.derive(config, 5)
 
 
 def _main(*args):

@@ -117,7 +117,7 @@ sys.path.insert(0, os.environ['WORKER_REPO'])
 from animejax import distributed
 plan = distributed.maybe_initialize()  # ANIMEJAX_* from the test
 
-from animejax import config_lib
+from animejax.methods.animegan import config as animegan_config
 from animejax import data
 from animejax import models
 from animejax import parallel
@@ -152,7 +152,7 @@ state = train_step.create_train_state(config, jax.random.key(config.seed),
 state = parallel.replicate(state, mesh)
 vgg_params = parallel.replicate(vgg_params, mesh)
 pipeline = data.create_input_pipeline(config)
-schedule = config_lib.derive(config, pipeline.num_train_images)
+schedule = animegan_config.derive(config, pipeline.num_train_images)
 fns = train_step.make_step_fns(config, generator, discriminator, vgg, mesh)
 train_iter = iter(pipeline.train_iter)
 losses = []

@@ -13,8 +13,14 @@ A method owns everything else, behind this small interface (after jaxline's
   train_step(state, frozen, batch, rng, kind) -> (state, metrics)   pure
   evaluate(state, frozen, pipeline)   -> {'eval/...': float}
   sample_grid(state, frozen, pipeline) -> uint8 [H, W, 3] or None
-  predict_fns()   -> {'translate' | 'generate' | ...: pure fn}
+  predict_fns()   -> {'translate' | 'generate' | ...: pure fn(params, inputs)}
   inference_params(state) -> the pytree the predict functions take
+  predict_example(task, pipeline) -> inputs for predict_fns()[task]
+
+A method module defines `create(config) -> Method`, `config_errors(config)
+-> list[str]` (its keys' checks, before anything compiles) and
+`smoke_config() -> ConfigDict` (a run of a few CPU-seconds: the
+registry-wide smoke test trains, resumes and serves every method with it).
 
 `kind` is a static string (one compiled program per kind: AnimeGAN's 'init'
 and 'gan' phases, StyleGAN2's lazy-regularisation steps, SRGAN's MSE
@@ -44,10 +50,12 @@ class Schedule:
   Attributes:
     total_steps: steps of the whole run.
     step_kind: step (0-based, = steps done) -> kind, a static string.
+    kinds: every kind step_kind can return (one compiled program each).
     summary: one line for the log (e.g. the phases' lengths).
   """
   total_steps: int
   step_kind: Callable[[int], str]
+  kinds: tuple[str, ...]
   summary: str = ''
 
 
@@ -82,12 +90,6 @@ class Method(abc.ABC):
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
-
-  @classmethod
-  def config_errors(cls, config: ml_collections.ConfigDict) -> list[str]:
-    """Every bad method-specific config value, as 'config.key=...: fix'."""
-    del config
-    return []
 
   @property
   def best_metric(self) -> tuple[str, str]:
@@ -131,7 +133,17 @@ class Method(abc.ABC):
 
   @abc.abstractmethod
   def predict_fns(self) -> dict[str, Callable[..., Any]]:
-    """Pure inference functions by task: 'translate', 'generate', ..."""
+    """Pure inference functions by task: 'translate', 'generate', ...
+
+    Each is fn(params, inputs) with params = `inference_params(state)` and
+    inputs a dict of arrays (e.g. {'images': [N, H, W, 3]}); it returns a
+    dict of arrays ({'images': ...} at least). Callers jit them.
+    """
+
+  @abc.abstractmethod
+  def predict_example(self, task: str,
+                      pipeline: InputPipeline) -> dict[str, np.ndarray]:
+    """Valid inputs for predict_fns()[task] from the validation data."""
 
   @abc.abstractmethod
   def inference_params(self, state: PyTree) -> PyTree:

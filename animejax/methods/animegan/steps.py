@@ -25,8 +25,8 @@ Choices (documented where [v2] leaves room):
     gradient goes through `jax.vjp` of that forward.
   * Mixed precision (config.dtype='bfloat16'): the modules compute in bf16;
     params, optimizer states and every loss stay float32.
-  * RNG: the step's key is fold_in(state.rng, state.step); the state's key is
-    never split or reused otherwise.
+  * RNG: the step takes its key from the caller (the run loop folds the
+    step number into the run's key), so the state holds none.
 
 Metrics (float32 scalars): unweighted loss terms 'loss/content', 'loss/style',
 'loss/color', 'loss/tv', 'loss/g_adv', 'loss/d_real', 'loss/d_fake',
@@ -64,12 +64,12 @@ class TrainState:
   init_opt_state: PyTree
   g_opt_state: PyTree
   d_opt_state: PyTree
-  rng: jax.Array              # PRNG key; per-step keys are fold_in(rng, step)
 
 
 class StepFns(NamedTuple):
-  """`init_step(state, batch, vgg_params)` and `gan_step(...)`, both
-  returning (new_state, metrics); the input state is donated."""
+  """`init_step(state, batch, vgg_params[, rng])` and `gan_step(...)`, both
+  returning (new_state, metrics); the input state is donated. Without `rng`
+  the step's key is fold_in(key(0), state.step) (tests, benchmarks)."""
   init_step: Callable[..., tuple[TrainState, dict[str, jax.Array]]]
   gan_step: Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
@@ -150,7 +150,9 @@ def _state_initializer(size, generator, discriminator, init_lr, g_lr, d_lr,
   init_opt, g_opt, d_opt = make_optimizers(config)
 
   def init(rng):
-    g_key, d_key, train_key = jax.random.split(rng, 3)
+    # The third key was the state's own RNG before the run loop took over
+    # the per-step keys; the split stays so the params do not change.
+    g_key, d_key, _ = jax.random.split(rng, 3)
     x = jnp.zeros((1, size, size, 3), jnp.float32)
     g_params = generator.init(g_key, x)['params']
     d_vars = discriminator.init(d_key, x)
@@ -160,8 +162,7 @@ def _state_initializer(size, generator, discriminator, init_lr, g_lr, d_lr,
         g_params=g_params, d_params=d_params,
         d_spectral=d_vars.get('spectral', {}),
         init_opt_state=init_opt.init(g_params),
-        g_opt_state=g_opt.init(g_params), d_opt_state=d_opt.init(d_params),
-        rng=train_key)
+        g_opt_state=g_opt.init(g_params), d_opt_state=d_opt.init(d_params))
 
   return jax.jit(init)
 
@@ -184,11 +185,12 @@ def _check_batch(batch: dict[str, jax.Array], keys: tuple[str, ...]) -> None:
 
 
 def init_step(state: TrainState, batch: dict[str, jax.Array],
-              vgg_params: PyTree, *, config: ml_collections.ConfigDict,
+              vgg_params: PyTree, rng: jax.Array | None = None, *, config: ml_collections.ConfigDict,
               generator: nn.Module, vgg: nn.Module,
               init_opt: optax.GradientTransformation
               ) -> tuple[TrainState, dict[str, jax.Array]]:
   """One init-phase step: content loss only, [v2] init_loss = con_w * con."""
+  del rng  # deterministic
   photo = batch['photo']
   layer = config.vgg.layer
   photo_features = jax.lax.stop_gradient(
@@ -255,7 +257,7 @@ def _d_update(carry, key, *, config, discriminator, d_opt, anime, gray, fake,
 
 
 def gan_step(state: TrainState, batch: dict[str, jax.Array],
-             vgg_params: PyTree, *, config: ml_collections.ConfigDict,
+             vgg_params: PyTree, rng: jax.Array, *, config: ml_collections.ConfigDict,
              generator: nn.Module, discriminator: nn.Module, vgg: nn.Module,
              g_opt: optax.GradientTransformation,
              d_opt: optax.GradientTransformation
@@ -265,7 +267,7 @@ def gan_step(state: TrainState, batch: dict[str, jax.Array],
   layer = config.vgg.layer
   photo, anime = batch['photo'], batch['anime']
   gray, smooth = batch['anime_gray'], batch['smooth_gray']
-  step_key = jax.random.fold_in(state.rng, state.step)
+  step_key = rng
 
   fake, g_vjp = jax.vjp(
       lambda p: generator.apply({'params': p}, photo), state.g_params)
@@ -330,29 +332,28 @@ def gan_step(state: TrainState, batch: dict[str, jax.Array],
 # ------------------------------------------------------------------ jit
 
 
-def make_step_fns(config: ml_collections.ConfigDict, generator: nn.Module,
-                  discriminator: nn.Module, vgg: nn.Module, mesh,
-                  *, total_gan_steps: int | None = None) -> StepFns:
-  """Jit-compiles init_step and gan_step for `mesh`.
+def step_functions(config: ml_collections.ConfigDict, generator: nn.Module,
+                   discriminator: nn.Module, vgg: nn.Module,
+                   *, total_gan_steps: int | None = None
+                   ) -> dict[str, Callable[..., Any]]:
+  """{'init': init_step, 'gan': gan_step} bound to the modules and optimizers.
+
+  Each takes (state, batch, vgg_params, rng) and returns (state, metrics);
+  they are pure and not jitted (the run loop and `make_step_fns` jit them).
+  Checks the step-related config values first (ValueError naming the key).
 
   Args:
     config: the run config (loss.*, optim.*, vgg.layer).
     generator, discriminator, vgg: the Flax modules (built with the compute
       dtype of config.dtype).
-    mesh: from `parallel.create_mesh`; the state and vgg_params are
-      replicated, batches split on 'data'.
-    total_gan_steps: adversarial steps of the run
-      (`config_lib.derive(config, n).gan_steps`); required by
-      config.optim.schedule='cosine', unused by 'constant'.
-
-  Returns:
-    StepFns whose functions take (state, batch, vgg_params) and donate state.
+    total_gan_steps: adversarial steps of the run (`Schedule.gan_steps`);
+      required by config.optim.schedule='cosine', unused by 'constant'.
   """
   if config.optim.schedule == 'cosine' and total_gan_steps is None:
     raise ValueError(
         "config.optim.schedule='cosine' needs the number of adversarial "
-        'steps: call make_step_fns(..., total_gan_steps='
-        'config_lib.derive(config, num_train_images).gan_steps).')
+        'steps: pass total_gan_steps='
+        'schedule.derive(config, num_train_images).gan_steps.')
   if int(config.optim.d_steps_per_g) < 1:
     raise ValueError(f'config.optim.d_steps_per_g='
                      f'{config.optim.d_steps_per_g} must be >= 1.')
@@ -362,15 +363,11 @@ def make_step_fns(config: ml_collections.ConfigDict, generator: nn.Module,
       raise ValueError(f'config.loss.{key}={config.loss[key]!r} is not one of '
                        f'{choices}.')
   init_opt, g_opt, d_opt = make_optimizers(config, total_gan_steps)
-  replicated = parallel.replicated_sharding(mesh)
-  batched = parallel.batch_sharding(mesh)
-  shardings = dict(in_shardings=(replicated, batched, replicated),
-                   out_shardings=(replicated, replicated), donate_argnums=(0,))
 
   def checked(fn, keys):
-    def wrapped(state, batch, vgg_params):
+    def wrapped(state, batch, vgg_params, rng):
       _check_batch(batch, keys)  # at trace time: a clear error, no cost
-      return fn(state, batch, vgg_params)
+      return fn(state, batch, vgg_params, rng)
     return wrapped
 
   init_fn = functools.partial(init_step, config=config, generator=generator,
@@ -378,6 +375,32 @@ def make_step_fns(config: ml_collections.ConfigDict, generator: nn.Module,
   gan_fn = functools.partial(gan_step, config=config, generator=generator,
                              discriminator=discriminator, vgg=vgg,
                              g_opt=g_opt, d_opt=d_opt)
-  return StepFns(
-      init_step=jax.jit(checked(init_fn, ('photo',)), **shardings),
-      gan_step=jax.jit(checked(gan_fn, BATCH_KEYS), **shardings))
+  return {'init': checked(init_fn, ('photo',)),
+          'gan': checked(gan_fn, BATCH_KEYS)}
+
+
+def make_step_fns(config: ml_collections.ConfigDict, generator: nn.Module,
+                  discriminator: nn.Module, vgg: nn.Module, mesh,
+                  *, total_gan_steps: int | None = None) -> StepFns:
+  """`step_functions` jit-compiled for `mesh` (tests and benchmarks).
+
+  The state and vgg_params are replicated, batches split on 'data', the
+  state donated. The functions take (state, batch, vgg_params[, rng]).
+  """
+  fns = step_functions(config, generator, discriminator, vgg,
+                       total_gan_steps=total_gan_steps)
+  replicated = parallel.replicated_sharding(mesh)
+  batched = parallel.batch_sharding(mesh)
+
+  def jitted(fn):
+    compiled = jax.jit(
+        fn, in_shardings=(replicated, batched, replicated, replicated),
+        out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+    def call(state, batch, vgg_params, rng=None):
+      if rng is None:
+        rng = jax.random.fold_in(jax.random.key(0), state.step)
+      return compiled(state, batch, vgg_params, rng)
+    return call
+
+  return StepFns(init_step=jitted(fns['init']), gan_step=jitted(fns['gan']))
