@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from animejax import evaluation
-from animejax import losses
+from animejax.methods.animegan import losses as ag_losses
 
 # Outline pixels of the anime rendering are 0.25 * colour + 0.02 (see
 # animejax/data/procedural.py), so no channel exceeds 0.27 on [0, 1]. Pixels
@@ -42,7 +42,7 @@ from animejax import losses
 # its pixels are outlines (the rest: shaded windows and trunks).
 OUTLINE_MAX = 0.3
 # [v2]'s rgb2yuv kernel, the one the colour loss uses ([RGB, YUV]).
-_RGB_TO_YUV = np.asarray(losses.RGB_TO_YUV, np.float64)
+_RGB_TO_YUV = np.asarray(ag_losses.RGB_TO_YUV, np.float64)
 
 
 def _unit(images: np.ndarray) -> np.ndarray:

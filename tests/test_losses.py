@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from animejax import losses
+from animejax.methods.animegan import losses as ag_losses
 
 RNG = np.random.default_rng(0)
 
@@ -26,7 +27,7 @@ def test_gram_hand_checked():
   #   = [[10, 14], [14, 20]]; divided by H*W*C = 1*2*2 = 4:
   #   [[2.5, 3.5], [3.5, 5.0]].
   x = np.array([[[[1., 2.], [3., 4.]]]], np.float32)  # [1, 1, 2, 2]
-  np.testing.assert_allclose(losses.gram(x), [[[2.5, 3.5], [3.5, 5.0]]],
+  np.testing.assert_allclose(ag_losses.gram(x), [[[2.5, 3.5], [3.5, 5.0]]],
                              rtol=1e-7)
 
 
@@ -39,7 +40,7 @@ def test_color_loss_hand_checked():
   # Sum = 0.299 + 0.010825265 + 0.189097359 = 0.498922624.
   photo = np.array([[[[1., -1., -1.]]]], np.float32)
   fake = np.array([[[[-1., -1., -1.]]]], np.float32)
-  np.testing.assert_allclose(losses.color_loss(photo, fake), 0.498922624,
+  np.testing.assert_allclose(ag_losses.color_loss(photo, fake), 0.498922624,
                              rtol=1e-6)
   # A chroma gap above delta: photo (1, -1, 1) -> (1, 0, 1) magenta:
   #   Y = 0.299 + 0.114 = 0.413, U = -0.14714119 + 0.43601035 = 0.28886916,
@@ -50,7 +51,7 @@ def test_color_loss_hand_checked():
   # Sum = 0.174 + 0.166890783 + 0.52993024 = 0.870821023.
   photo = np.array([[[[1., -1., 1.]]]], np.float32)
   fake = np.array([[[[-1., 1., -1.]]]], np.float32)
-  np.testing.assert_allclose(losses.color_loss(photo, fake), 0.870821023,
+  np.testing.assert_allclose(ag_losses.color_loss(photo, fake), 0.870821023,
                              rtol=1e-6)
 
 
@@ -59,7 +60,7 @@ def test_tv_hand_checked():
   # l2_loss = (9 + 16) / 2 = 12.5 over 2 elements = 6.25; dw = (0-1, 3-5) =
   # (-1, -2): (1 + 4) / 2 = 2.5 over 2 = 1.25. Total 7.5.
   x = np.array([[[[0.], [1.]], [[3.], [5.]]]], np.float32)
-  np.testing.assert_allclose(losses.tv_loss(x), 7.5, rtol=1e-7)
+  np.testing.assert_allclose(ag_losses.tv_loss(x), 7.5, rtol=1e-7)
 
 
 # ---------------------------------------------------------------- vs TF
@@ -73,23 +74,23 @@ def tf():
 def test_rgb_to_yuv_matches_tf(tf):
   x = _images(2, 5, 4, 3)
   want = tf.image.rgb_to_yuv((x + 1.0) / 2.0).numpy()
-  np.testing.assert_allclose(losses.rgb_to_yuv(x), want, atol=1e-6)
+  np.testing.assert_allclose(ag_losses.rgb_to_yuv(x), want, atol=1e-6)
 
 
 def test_huber_matches_tf(tf):
   a, b = _images(3, 7, lo=-3, hi=3), _images(3, 7, lo=-3, hi=3)
   want = tf.keras.losses.Huber(delta=1.0)(a, b).numpy()
-  np.testing.assert_allclose(losses.huber(a, b), want, rtol=1e-6)
+  np.testing.assert_allclose(ag_losses.huber(a, b), want, rtol=1e-6)
   # tf.compat.v1.losses.huber_loss is what [v2] calls.
   want_v1 = tf.compat.v1.losses.huber_loss(a, b).numpy()
-  np.testing.assert_allclose(losses.huber(a, b), want_v1, rtol=1e-6)
+  np.testing.assert_allclose(ag_losses.huber(a, b), want_v1, rtol=1e-6)
 
 
 def test_tv_matches_tf_formula(tf):
   x = _images(2, 6, 5, 3)
   dh, dw = x[:, :-1] - x[:, 1:], x[:, :, :-1] - x[:, :, 1:]
   want = (tf.nn.l2_loss(dh) / dh.size + tf.nn.l2_loss(dw) / dw.size).numpy()
-  np.testing.assert_allclose(losses.tv_loss(x), want, rtol=1e-6)
+  np.testing.assert_allclose(ag_losses.tv_loss(x), want, rtol=1e-6)
 
 
 def test_color_loss_matches_tf(tf):
@@ -99,7 +100,7 @@ def test_color_loss_matches_tf(tf):
   want = (tf.reduce_mean(tf.abs(yp[..., 0] - yf[..., 0])) +
           tf.compat.v1.losses.huber_loss(yp[..., 1], yf[..., 1]) +
           tf.compat.v1.losses.huber_loss(yp[..., 2], yf[..., 2])).numpy()
-  np.testing.assert_allclose(losses.color_loss(p, f), want, rtol=1e-6)
+  np.testing.assert_allclose(ag_losses.color_loss(p, f), want, rtol=1e-6)
 
 
 def test_bce_matches_tf(tf):
@@ -125,16 +126,16 @@ def test_gram_and_style_match_numpy():
   # |products| (= the Gram of |x|), not to the sum itself: an off-diagonal
   # entry that cancels to ~1e-4 of the diagonal still carries the diagonal's
   # rounding. Same 1e-5 factor, on the right scale.
-  err = np.abs(np.asarray(losses.gram(fake), np.float64) - np_gram(fake))
+  err = np.abs(np.asarray(ag_losses.gram(fake), np.float64) - np_gram(fake))
   assert np.all(err <= 1e-5 * np_gram(np.abs(fake))), err.max()
   # [v2] slices the style batch to the fake batch.
   want = np.mean(np.abs(np_gram(style[:2]) - np_gram(fake)))
-  np.testing.assert_allclose(losses.style_loss(style, fake), want, rtol=1e-5)
+  np.testing.assert_allclose(ag_losses.style_loss(style, fake), want, rtol=1e-5)
 
 
 def test_content_matches_numpy():
   a, b = _images(2, 3, 3, 8), _images(2, 3, 3, 8)
-  np.testing.assert_allclose(losses.content_loss(a, b),
+  np.testing.assert_allclose(ag_losses.content_loss(a, b),
                              np.mean(np.abs(a - b)), rtol=1e-6)
 
 
@@ -152,7 +153,7 @@ def np_adv(kind, x, label):
 def test_adversarial_losses_match_numpy(kind):
   real, gray, fake, smooth = (_images(2, 4, 4, 1, lo=-3, hi=3)
                               for _ in range(4))
-  terms = losses.discriminator_terms(kind, real, gray, fake, smooth)
+  terms = ag_losses.discriminator_terms(kind, real, gray, fake, smooth)
   np.testing.assert_allclose(terms['real'], np_adv(kind, real, 1), rtol=1e-5)
   for name, x in (('gray', gray), ('fake', fake), ('smooth', smooth)):
     np.testing.assert_allclose(terms[name], np_adv(kind, x, 0), rtol=1e-5)
@@ -161,7 +162,7 @@ def test_adversarial_losses_match_numpy(kind):
       d_gray_weight=1.2, d_smooth_weight=0.8))
   want = 300.0 * (1.7 * np_adv(kind, real, 1) + 1.5 * np_adv(kind, fake, 0) +
                   1.2 * np_adv(kind, gray, 0) + 0.8 * np_adv(kind, smooth, 0))
-  np.testing.assert_allclose(losses.discriminator_loss(terms, cfg), want,
+  np.testing.assert_allclose(ag_losses.discriminator_loss(terms, cfg), want,
                              rtol=1e-5)
   g_want = (-np.mean(fake) if kind == 'hinge' else np_adv(kind, fake, 1))
   np.testing.assert_allclose(losses.generator_adv_loss(kind, fake), g_want,
@@ -171,12 +172,12 @@ def test_adversarial_losses_match_numpy(kind):
 def test_losses_are_float32_for_bfloat16_inputs():
   a = jnp.asarray(_images(2, 4, 4, 3), jnp.bfloat16)
   b = jnp.asarray(_images(2, 4, 4, 3), jnp.bfloat16)
-  for value in (losses.color_loss(a, b), losses.tv_loss(a),
-                losses.style_loss(a, b), losses.content_loss(a, b),
+  for value in (ag_losses.color_loss(a, b), ag_losses.tv_loss(a),
+                ag_losses.style_loss(a, b), ag_losses.content_loss(a, b),
                 losses.generator_adv_loss('lsgan', a)):
     assert value.dtype == jnp.float32
   want = np.mean(np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
-  np.testing.assert_allclose(losses.content_loss(a, b), want, rtol=1e-6)
+  np.testing.assert_allclose(ag_losses.content_loss(a, b), want, rtol=1e-6)
 
 
 def test_unknown_types_raise():

@@ -13,8 +13,8 @@ import optax
 import pytest
 
 import train_step_helpers as h
-from animejax import losses
 from animejax import parallel
+from animejax.methods.animegan import losses as ag_losses
 from animejax.methods.animegan import steps as ts
 
 
@@ -133,11 +133,11 @@ def test_gan_step_losses_match_separate_calls(setup):
       rtol=1e-5)
   np.testing.assert_allclose(
       m['loss/style'],
-      jax.jit(losses.style_loss)(feats(b['anime_gray']), feats(fake)),
+      jax.jit(ag_losses.style_loss)(feats(b['anime_gray']), feats(fake)),
       rtol=1e-4)
-  np.testing.assert_allclose(m['loss/color'], jax.jit(losses.color_loss)(
+  np.testing.assert_allclose(m['loss/color'], jax.jit(ag_losses.color_loss)(
       b['photo'], fake), rtol=1e-5)
-  np.testing.assert_allclose(m['loss/tv'], jax.jit(losses.tv_loss)(fake),
+  np.testing.assert_allclose(m['loss/tv'], jax.jit(ag_losses.tv_loss)(fake),
                              rtol=1e-5)
   np.testing.assert_allclose(
       m['loss/g_total'],

@@ -49,6 +49,7 @@ import ml_collections
 import optax
 
 from animejax import losses
+from animejax.methods.animegan import losses as ag_losses
 from animejax import parallel
 
 BATCH_KEYS = ('photo', 'anime', 'anime_gray', 'smooth_gray')
@@ -198,7 +199,7 @@ def init_step(state: TrainState, batch: dict[str, jax.Array],
 
   def loss_fn(g_params):
     fake = generator.apply({'params': g_params}, photo)
-    content = losses.content_loss(photo_features,
+    content = ag_losses.content_loss(photo_features,
                                   _features(vgg, vgg_params, layer, fake))
     return config.loss.content_weight * content, content
 
@@ -231,9 +232,9 @@ def _d_update(carry, key, *, config, discriminator, d_opt, anime, gray, fake,
     logits = logits.astype(jnp.float32)
     real_l, gray_l, fake_l, smooth_l = (logits[i * n:(i + 1) * n]
                                         for i in range(4))
-    terms = losses.discriminator_terms(loss_cfg.adv_type, real_l, gray_l,
+    terms = ag_losses.discriminator_terms(loss_cfg.adv_type, real_l, gray_l,
                                        fake_l, smooth_l)
-    d_adv = losses.discriminator_loss(terms, loss_cfg)
+    d_adv = ag_losses.discriminator_loss(terms, loss_cfg)
     # The penalty's D calls use the stored u (same power iteration as above)
     # without writing it back.
     d_fn = lambda x: discriminator.apply(  # pylint: disable=g-long-lambda
@@ -298,10 +299,10 @@ def gan_step(state: TrainState, batch: dict[str, jax.Array],
         update_stats=True, mutable=['spectral'])
     fake_features = _features(vgg, vgg_params, layer, fake_images)
     terms = {
-        'content': losses.content_loss(photo_features, fake_features),
-        'style': losses.style_loss(gray_features, fake_features),
-        'color': losses.color_loss(photo, fake_images),
-        'tv': losses.tv_loss(fake_images),
+        'content': ag_losses.content_loss(photo_features, fake_features),
+        'style': ag_losses.style_loss(gray_features, fake_features),
+        'color': ag_losses.color_loss(photo, fake_images),
+        'tv': ag_losses.tv_loss(fake_images),
         'g_adv': losses.generator_adv_loss(loss_cfg.adv_type, logits),
     }
     total = (loss_cfg.content_weight * terms['content'] +
