@@ -183,29 +183,12 @@ def write_config(workdir: str, config) -> None:
   os.replace(tmp, path)
 
 
-def generator_kwargs(generator_config: Mapping[str, Any]) -> dict[str, Any]:
-  """The model kwargs `models.create_generator` needs, from config.generator.
-
-  Only the keys the generator class declares as fields are kept (e.g.
-  'upsample' exists for v1/v2 but not v3); 'name' and 'init_from' are not
-  model fields.
-  """
-  name = generator_config['name']
-  kwargs = {k: v for k, v in generator_config.items()
-            if k not in ('name', 'init_from')}
-  try:
-    from animejax import models  # pylint: disable=g-import-not-at-top
-    import dataclasses  # pylint: disable=g-import-not-at-top
-    fields = {f.name for f in dataclasses.fields(models.GENERATORS[name])}
-    kwargs = {k: v for k, v in kwargs.items() if k in fields}
-  except (ImportError, AttributeError, KeyError, TypeError):
-    pass
-  return kwargs
-
-
 # What orbax logs (as warnings) whenever a manager is opened read-only.
 _READ_ONLY_NOTICES = ('Given directory is read only=',
                       'CheckpointManagerOptions.read_only=True, setting')
+# Checkpoints written before `config.method` existed hold AnimeGAN states
+# (the only method then); their meta and config name no method.
+_METHOD_OF_OLD_CHECKPOINTS = 'animegan'
 
 
 def _not_a_read_only_notice(record) -> bool:
@@ -213,13 +196,32 @@ def _not_a_read_only_notice(record) -> bool:
   return not record.getMessage().startswith(_READ_ONLY_NOTICES)
 
 
+def open_read_only(workdir: str) -> Checkpointer:
+  """A Checkpointer that reads a workdir without writing anything.
+
+  Read-only on purpose: a reader must neither create folders nor clean up
+  a live run's temporaries. orbax announces that with warnings that a
+  cartoonize user would take for a problem ("Given directory is read
+  only=..." on a writable folder); they are dropped while the manager
+  opens, and only there.
+  """
+  absl_logger = logging.get_absl_logger()
+  absl_logger.addFilter(_not_a_read_only_notice)
+  try:
+    return Checkpointer(workdir, keep=1, read_only=True)
+  finally:
+    absl_logger.removeFilter(_not_a_read_only_notice)
+
+
 def load_generator_weights(workdir: str,
                            which: str = 'latest') -> weights_io.GeneratorWeights:
-  """Generator params of a training workdir's 'latest' or 'best' checkpoint.
+  """Inference weights of a training workdir's 'latest' or 'best' checkpoint.
 
-  Returns a `weights_io.GeneratorWeights` (arch and model kwargs from the
-  config saved with that checkpoint) ready for `weights_io.save` or
-  `models.create_generator(w.arch, **w.model_kwargs)`.
+  The method that trained the run (`meta['method']`) turns its saved state
+  into a `weights_io.GeneratorWeights` (arch and model kwargs from the config
+  saved with that checkpoint) ready for `weights_io.save` or
+  `models.create_generator(w.arch, **w.model_kwargs)`, through its module's
+  `export_weights(state, config)`.
   """
   if which not in ('latest', 'best'):
     raise ValueError(f"which={which!r}: use 'latest' or 'best'.")
@@ -228,17 +230,7 @@ def load_generator_weights(workdir: str,
     raise FileNotFoundError(
         f'{workdir!r} has no {CHECKPOINT_DIR}/ folder: not a training workdir '
         '(train with `python -m animejax.main --workdir ...` first).')
-  # Read-only on purpose: a reader must neither create folders nor clean up
-  # a live run's temporaries. orbax announces that with warnings that a
-  # cartoonize user would take for a problem ("Given directory is read
-  # only=..." on a writable folder); they are dropped while the manager
-  # opens, and only there.
-  absl_logger = logging.get_absl_logger()
-  absl_logger.addFilter(_not_a_read_only_notice)
-  try:
-    ckpt = Checkpointer(workdir, keep=1, read_only=True)
-  finally:
-    absl_logger.removeFilter(_not_a_read_only_notice)
+  ckpt = open_read_only(workdir)
   try:
     step = ckpt.best_step() if which == 'best' else ckpt.latest_step()
     if step is None and which == 'best':
@@ -254,11 +246,14 @@ def load_generator_weights(workdir: str,
   if not config:
     with open(os.path.join(workdir, CONFIG_FILE), encoding='utf-8') as f:
       config = json.load(f)
-  gen = config['generator']
-  params = jax.tree.map(np.asarray, state['g_params'])
-  meta_out = {'source': os.path.abspath(workdir), 'step': int(step),
-              'which': which, 'style': config.get('data', {}).get('style', ''),
-              'data_source': config.get('data', {}).get('source', '')}
-  return weights_io.GeneratorWeights(arch=gen['name'],
-                                     model_kwargs=generator_kwargs(gen),
-                                     params=params, meta=meta_out)
+  name = (meta.get('method') or config.get('method') or
+          _METHOD_OF_OLD_CHECKPOINTS)
+  from animejax import methods  # pylint: disable=g-import-not-at-top
+  module = methods.module(name)
+  if not hasattr(module, 'export_weights'):
+    raise ValueError(f'{workdir!r} was trained by method {name!r}, which '
+                     'exports no weights file.')
+  weights = module.export_weights(state, config)
+  weights.meta.update({'source': os.path.abspath(workdir), 'step': int(step),
+                       'which': which, 'method': name})
+  return weights

@@ -302,7 +302,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str,
   mesh = parallel.create_mesh()
   method = methods.create(config)
   frozen = parallel.replicate(method.frozen(), mesh)
-  ckpt = checkpointing.Checkpointer(workdir, keep=1, read_only=True)
+  ckpt = checkpointing.open_read_only(workdir)
   try:
     step = ckpt.best_step() if which == 'best' else None
     step = step if step is not None else ckpt.latest_step()

@@ -127,52 +127,49 @@ def _train_configs(quick: bool, big: bool = False):
     for b in ((4, 12) if big else (4,)):
       c = shinkai.get_config()
       c.vgg.weights = 'random'
+      c.data.source = 'procedural'  # offline; the step's cost is the same
       specs.append(('shinkai', c, b))
   return specs
 
 
 def bench_train(config_specs, *, repeats: int = 3,
                 budget_s: float = 20.0) -> list[dict]:
-  """init_step and gan_step images/s for (name, config, batch) specs."""
-  from animejax import models, parallel
-  from animejax.methods.animegan import steps as train_step
-  from animejax.models import vgg19
+  """Images/s of every step kind of each (name, config, batch) spec.
+
+  Goes through the method interface and the run loop's jitted step (what
+  `train_and_evaluate` runs), so any registered method can be timed; the
+  batch is the method's own first training batch.
+  """
+  from animejax import methods, parallel, train
   rows = []
   for name, config, batch in config_specs:
     config.batch_size = batch
     mesh = parallel.create_mesh()
-    dtype = jnp.bfloat16 if config.dtype == 'bfloat16' else jnp.float32
-    gen = models.generator_from_config(config.generator, dtype=dtype)
-    disc = models.discriminator_from_config(config.discriminator, dtype=dtype)
-    # Random VGG weights: same FLOPs as the real ones, no download. Caffe
-    # preprocessing is what the official .npy weights use.
-    vgg = vgg19.VGG19(preprocess='caffe', dtype=dtype)
-    size = int(config.data.image_size)
-    vgg_params = jax.jit(vgg.init)(jax.random.key(2),
-                                   jnp.zeros((1, 32, 32, 3)))['params']
-    state = train_step.create_train_state(config, jax.random.key(0), gen, disc)
-    # 'constant' schedules ignore total_gan_steps; 'cosine' needs a number.
-    fns = train_step.make_step_fns(config, gen, disc, vgg, mesh,
-                                   total_gan_steps=10_000)
-    rng = np.random.default_rng(0)
-    local = {k: rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
-             for k in ('photo', 'anime', 'anime_gray', 'smooth_gray')}
-    batch_arrays = parallel.global_batch(local, mesh)
-    for step_name in ('init_step', 'gan_step'):
-      compiled = getattr(fns, step_name).lower(
-          state, batch_arrays, vgg_params).compile()
+    method = methods.create(config)
+    pipeline = method.input_pipeline(0)
+    schedule = method.schedule(pipeline.num_train_images)
+    frozen = parallel.replicate(method.frozen(), mesh)
+    state = parallel.replicate(jax.jit(method.init)(jax.random.key(0)), mesh)
+    batch_arrays = parallel.global_batch(next(iter(pipeline.train_iter)),
+                                         mesh)
+    size = int(next(iter(batch_arrays.values())).shape[1])
+    step_fn = train._jit_step(method, mesh)  # pylint: disable=protected-access
+    key = jax.random.key(1)
+    for kind in schedule.kinds:
+      compiled = step_fn.lower(state, frozen, batch_arrays, key,
+                               jnp.int32(0), kind).compile()
       holder = {'state': state}
 
       def run_once(fn=compiled, holder=holder):
         # The state is donated: always feed the newest one back.
-        holder['state'], metrics = fn(holder['state'], batch_arrays,
-                                      vgg_params)
+        holder['state'], metrics = fn(holder['state'], frozen, batch_arrays,
+                                      key, jnp.int32(0))
         return metrics
 
       wall, cpu = median_time(run_once, repeats=repeats, budget_s=budget_s)
       state = holder['state']
-      rows.append(_row(step_name, name, config.dtype, size, batch, wall, cpu,
-                       flops(compiled) / batch))
+      rows.append(_row(f'{kind}_step', name, config.dtype, size, batch, wall,
+                       cpu, flops(compiled) / batch))
   return rows
 
 

@@ -21,6 +21,9 @@ A method module defines `create(config) -> Method`, `config_errors(config)
 -> list[str]` (its keys' checks, before anything compiles) and
 `smoke_config() -> ConfigDict` (a run of a few CPU-seconds: the
 registry-wide smoke test trains, resumes and serves every method with it).
+A method whose runs serve `animejax.cartoonize` / `export` also defines
+`export_weights(state, config) -> weights_io.GeneratorWeights` (state and
+config as saved: nested dicts).
 
 `kind` is a static string (one compiled program per kind: AnimeGAN's 'init'
 and 'gan' phases, StyleGAN2's lazy-regularisation steps, SRGAN's MSE

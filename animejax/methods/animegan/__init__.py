@@ -152,6 +152,35 @@ def create(config: ml_collections.ConfigDict) -> AnimeGAN:
   return AnimeGAN(config)
 
 
+def generator_kwargs(generator_config) -> dict[str, Any]:
+  """The model kwargs `models.create_generator` needs, from config.generator.
+
+  Only the keys the generator class declares as fields are kept (e.g.
+  'upsample' exists for v1/v2 but not v3); 'name' and 'init_from' are not
+  model fields.
+  """
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from animejax import models  # pylint: disable=g-import-not-at-top
+  name = generator_config['name']
+  fields = {f.name for f in dataclasses.fields(models.GENERATORS[name])}
+  return {k: v for k, v in generator_config.items()
+          if k in fields and k not in ('name', 'init_from')}
+
+
+def export_weights(state, config):
+  """The generator of a saved state (nested dicts, as orbax restores it
+  without a target) as a `weights_io.GeneratorWeights`; `config` is the
+  run's config as JSON (a dict)."""
+  from animejax import weights_io  # pylint: disable=g-import-not-at-top
+  gen = config['generator']
+  data = config.get('data', {})
+  return weights_io.GeneratorWeights(
+      arch=gen['name'], model_kwargs=generator_kwargs(gen),
+      params=jax.tree.map(np.asarray, state['g_params']),
+      meta={'style': data.get('style', ''),
+            'data_source': data.get('source', '')})
+
+
 def smoke_config() -> ml_collections.ConfigDict:
   """A run of a few CPU-seconds: narrow v2 G, 2-stage D, 32 px, random VGG
   stopped at conv1_1, 2 init + 2 GAN steps (tests and benchmarks)."""
