@@ -19,17 +19,16 @@ Run:
 
 import ml_collections
 
+from configs import common
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the full default config (AnimeGANv2, Shinkai weights)."""
   del arg
-  c = ml_collections.ConfigDict()
-  # The training method (animejax.methods): 'animegan' trains AnimeGAN v1/v2
-  # and CartoonGAN (config.generator.name picks the generator).
-  c.method = 'animegan'
-  c.seed = 0
-  # 'float32' or 'bfloat16': compute dtype; params and optimizer state stay fp32.
-  c.dtype = 'float32'
+  # The run loop's keys (seed, dtype, cadence, ...: configs/common.py). The
+  # method 'animegan' trains AnimeGAN v1/v2 and CartoonGAN
+  # (config.generator.name picks the generator).
+  c = common.run_config('animegan')
 
   # ---------------------------------------------------------------- data
   c.data = ml_collections.ConfigDict()
@@ -124,15 +123,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # ---------------------------------------------------------------- schedule
   c.num_epochs = 101                  # [v2] --epoch 101 (includes init epochs)
   c.init_epochs = 10                  # [v2] --init_epoch 10
-  # > 0 overrides the epoch-derived step counts (smoke tests, benchmarks).
-  c.num_train_steps = -1
+  # config.num_train_steps > 0 overrides the epoch-derived step counts.
   c.steps_per_epoch = -1              # -1 = dataset size // batch_size
-
-  # ---------------------------------------------------------------- run
-  c.log_every_steps = 50
-  c.checkpoint_every_steps = 1000
-  c.keep_checkpoints = 3
-  c.eval_every_steps = 2000
-  c.sample_every_steps = 1000
-  c.num_sample_images = 4
   return c
