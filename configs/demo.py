@@ -10,13 +10,15 @@ compilation (1280 content-only init steps, then 256 adversarial steps, batch 8
 at 64 px); checkpoints, TensorBoard scalars and sample grids
 (photo | generated | ground-truth anime) under the workdir.
 
-Measured (deterministic; eval on 64 held-out pairs, identity 15.90 dB):
-eval/psnr of G(photo) against the ground-truth anime rendering 14.37 dB at
-step 128, 15.29 at the end of the init phase (1280), 16.07 dB at the end
-(1536); eval/psnr_gain +0.17 dB with a standard error of 0.04
-(eval/psnr_gain_stderr), G ahead on 69% of the pairs (eval/psnr_win_rate);
-eval/l1 0.119 vs 0.124. G denoises, flattens and saturates the photo
-(eval/colorfulness: photos 47.2 -> G 55.3, anime set 97.6) but stays blurry
+Measured on the project's 2-core CPU machine (bit-exact run to run there;
+other CPU counts round XLA's reductions differently, see README "Quickstart";
+eval on 64 held-out pairs, identity 15.90 dB): eval/psnr of G(photo) against
+the ground-truth anime rendering 14.15 dB at step 128, 15.72 at the end of
+the init phase (1280), 16.04 dB at the end (1536); eval/psnr_gain +0.14 dB
+with a standard error of 0.03 (eval/psnr_gain_stderr), G ahead on 70% of the
+pairs (eval/psnr_win_rate); eval/l1 0.120 vs 0.124. G denoises, flattens and
+saturates the photo (eval/colorfulness: photos 47.2 -> G 54.6, anime set
+97.6) but stays blurry
 and draws no outlines: not yet anime. `python -m bench.demo_headroom
 --workdir runs/demo --supervised_steps 512` shows why: outlines are 10% of the
 pixels but 40% of the identity's squared error, and this G learns them

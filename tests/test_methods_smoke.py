@@ -25,6 +25,9 @@ from animejax import config_lib  # pylint: disable=g-import-not-at-top,wrong-imp
 from animejax import methods  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax import parallel  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+# The module-scoped persistent XLA cache of the run-loop tests (autouse): the
+# kill-and-resume test trains the same programs three times.
+from test_train_run import compilation_cache  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 
 NAMES = methods.names()
 
