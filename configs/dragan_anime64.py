@@ -1,0 +1,77 @@
+"""MakeGirlsMoe's conditional DRAGAN ('dragan'), narrow, at 64 px on the
+shared tagged faces (hair and eye colours), sized for a 2-core CPU.
+
+  python -m animejax.main --config configs/dragan_anime64.py --workdir W
+  python -m animejax.generate --weights W --num 16 --out grid.png \\
+      --labels "blonde hair,blue eyes"
+
+The recipe of configs/dragan_anime128.py ([mgm] Jin et al. 2017 Sec. 4,
+[bhp] bhpfelix/PyTorch-Face-Generator-SRResNet-based-ACGAN-DRAGAN, numbers
+cited in animejax/methods/dragan.py: Adam 2e-4 (0.5, 0.999), lambda_gp 0.5,
+lambda_adv = number of labels, lr x0.1 decay steps) with these deviations
+for the CPU: G 32 features and 4 residual blocks (not 64 and 16), D widths
+16..256 with one residual block per stage (not 32..1024 with two), batch 16
+(not 64), 2 pixel-shuffle stages (64 px, as [a305] ANIME305/Anime-GAN-
+tensorflow). Data: ../shared/data/faces/anime64_tagged (18,000 faces, tags
+'<c> hair <c> eyes': 9 hair x 10 eye colours in this subset = 19 labels),
+1,000 held out.
+
+Metrics: KID / FID on pooled conv5_4 features of a fixed-seed RANDOM VGG19
+(offline here: 'kid_randvgg19'; --config.eval.vgg_weights=torchvision with
+internet), and the label accuracy of the D's own label head per group on
+generated faces ('dhead_acc_hair_fake') beside the same head on held-out
+real faces ('..._real', the ceiling). MEASURED says what a short run reached
+here.
+"""
+
+import os
+
+from animejax.methods import dragan
+
+# ../shared beside the repository (absolute, so a workdir's saved config
+# works from any directory), or $ANIMEJAX_SHARED.
+SHARED = os.environ.get('ANIMEJAX_SHARED', os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared')))
+FACES = os.path.join(SHARED, 'data', 'faces', 'anime64_tagged')
+
+MEASURED = """Measured on a shared 2-core CPU, load 11.2-14.5 (other engineers
+training at the same time), 30 Nov 2026:
+
+  timeout -s TERM 900 python -m animejax.main \
+      --config configs/dragan_anime64.py --workdir /tmp/dragan64/run
+  python -m animejax.main --config configs/dragan_anime64.py \
+      --workdir /tmp/dragan64/run --mode eval                     # end
+  python -m animejax.main --config configs/dragan_anime64.py \
+      --workdir /tmp/dragan64_eval/start --config.num_train_steps=1  # start
+
+934 s wall gave 101 steps (~6 s/step). 100 generated vs 100 held-out faces:
+            kid_randvgg19     fid_randvgg19  D-head label accuracy
+                                             hair fake/real  eyes fake/real
+  step 1:   2.205 +- 0.063    214.9          0.12 / 0.06     0.08 / 0.12
+  step 101: 0.403 +- 0.030    16.63          0.13 / 0.29     0.08 / 0.09
+(chance: 1/9 hair, 1/10 eyes). KID / FID fall; the D's label head has begun
+on real hair colour only, and G's labels are not yet followed: samples are
+face-shaped blobs, and `generate --labels` shows no colour control after
+101 steps. A useful run needs thousands of steps (a GPU)."""
+
+
+def get_config():
+  c = dragan.get_config_base()
+  c.data.image_dir = os.path.join(FACES, 'images')
+  c.data.labels_csv = os.path.join(FACES, 'tags.csv')
+  c.data.image_size = 64
+  c.model.g_features = 32
+  c.model.g_res_blocks = 4
+  c.model.d_widths = (16, 32, 64, 128, 256)
+  c.model.d_res_blocks = 1
+  c.batch_size = 16
+  c.train_steps = 20000
+  c.optim.lr_decay_steps = 10000
+  c.eval.vgg_weights = 'random'     # offline here; 'torchvision' with internet
+  c.eval.num_images = 100           # VGG19 at 64 px is the eval's cost on CPU
+  c.eval.batch_size = 25
+  c.log_every_steps = 10
+  c.eval_every_steps = 500
+  c.sample_every_steps = 25
+  c.checkpoint_every_steps = 25
+  return c
