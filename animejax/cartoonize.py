@@ -133,6 +133,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                  help='output image extension for folders, e.g. png '
                  '(default: same as input)')
   p.add_argument('--no-progress', action='store_true', help='no progress bar')
+  p.add_argument('--source', default='',
+                 help="label-conditioned models (trvae): the inputs' "
+                 "condition, e.g. 'real' (names: the checkpoint's)")
+  p.add_argument('--target', default='',
+                 help="label-conditioned models (trvae): the condition to "
+                 "transfer to, e.g. 'anime'")
   return p.parse_args(argv)
 
 
@@ -296,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   if not os.path.exists(args.input):
     print(f'error: --input {args.input!r} does not exist.', file=sys.stderr)
     return EXIT_USAGE
+  if args.source or args.target:
+    return transfer_main(args)
   try:
     weights = inference.resolve_weights(args.weights, which=args.which,
                                         style=args.style)
@@ -352,6 +360,99 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f'  failed: {path}: {why}')
   for note in sorted(set(runner.notes)):
     print(f'  note: {note}')
+  return exit_status(runner.done, len(runner.failures))
+
+
+def transfer_main(args: argparse.Namespace) -> int:
+  """--source/--target: a label-conditioned workdir's 'transfer' (trvae).
+
+  The workdir's checkpoint metadata names the conditions and holds the
+  config the method is rebuilt from. Every image is centre-cropped and
+  resized to the model's size (as in training); outputs are at that size.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from animejax import checkpointing, methods  # pylint: disable=g-import-not-at-top
+  from animejax.data import conditions  # pylint: disable=g-import-not-at-top
+  if not (args.source and args.target):
+    print('error: pass both --source and --target.', file=sys.stderr)
+    return EXIT_USAGE
+  if not args.weights or not os.path.isdir(args.weights):
+    print(f'error: --source/--target need --weights WORKDIR (a training '
+          f'workdir of a label-conditioned method), got {args.weights!r}.',
+          file=sys.stderr)
+    return EXIT_USAGE
+  try:
+    ckpt = checkpointing.Checkpointer(args.weights, keep=1, read_only=True)
+    try:
+      step = (ckpt.best_step() if args.which == 'best' else None) or (
+          ckpt.latest_step())
+      if step is None:
+        raise ValueError(f'{args.weights!r} holds no checkpoint.')
+      state, meta = ckpt.restore_raw(step)
+    finally:
+      ckpt.close()
+    names = list(meta.get('conditions') or [])
+    if not names:
+      raise ValueError(f'{args.weights!r} ({meta.get("method")!r}) names no '
+                       'conditions: not a label-conditioned model.')
+    for flag, name in (('--source', args.source), ('--target', args.target)):
+      if name not in names:
+        raise ValueError(f'{flag} {name!r} is not a condition of this '
+                         f'model; known: {names}.')
+    config = ml_collections.ConfigDict(meta['config'])
+    method = methods.create(config)
+    fn = jax.jit(method.predict_fns()['transfer'])
+  except (FileNotFoundError, ValueError, KeyError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
+  params = state['params']
+  size = int(meta.get('image_size', config.data.image_size))
+  src, dst = names.index(args.source), names.index(args.target)
+  if os.path.isdir(args.input):
+    files = [f for f in list_inputs(args.input)
+             if f.lower().endswith(IMAGE_EXTS)]
+    outs = [output_for(f, args.input, args.output, args.ext) for f in files]
+  else:
+    files = [args.input]
+    out = args.output
+    if os.path.isdir(out) or not os.path.splitext(out)[1]:
+      out = os.path.join(out, os.path.basename(args.input))
+    outs = [out]
+  runner = Runner(None, args)
+  batch = max(1, args.batch)
+  start = time.time()
+  bar = _progress(len(files), 'img', not args.no_progress)
+  for i in range(0, len(files), batch):
+    images, targets = [], []
+    for f, o in zip(files[i:i + batch], outs[i:i + batch]):
+      try:
+        images.append(conditions.load_image(f, size))
+        targets.append(o)
+      except Exception as e:  # pylint: disable=broad-except
+        runner.fail(f, f'not a readable image ({type(e).__name__})')
+    if images:
+      x = np.stack(images).astype(np.float32) / 127.5 - 1.0
+      n = len(x)
+      x = np.concatenate([x, np.repeat(x[-1:], batch - n, 0)])  # one shape
+      y = np.asarray(fn(params, {'images': x,
+                                 'source': np.full(batch, src, np.int32),
+                                 'target': np.full(batch, dst, np.int32)})
+                     ['images'])[:n]
+      y = np.clip(np.round((y + 1.0) * 127.5), 0, 255).astype(np.uint8)
+      for image, o in zip(y, targets):
+        try:
+          write_image(o, image)
+          runner.done += 1
+        except (OSError, ValueError) as e:
+          runner.fail(o, f'cannot write: {e}')
+    bar.update(len(files[i:i + batch]))
+  bar.close()
+  print(f'done: {runner.done} written ({args.source} -> {args.target}, '
+        f'{size}x{size}), {len(runner.failures)} failed, '
+        f'{time.time() - start:.1f} s')
+  for path, why in runner.failures:
+    print(f'  failed: {path}: {why}')
   return exit_status(runner.done, len(runner.failures))
 
 
