@@ -63,10 +63,12 @@ setuptools.setup(
         'console_scripts': [
             'animejax-train=animejax.main:run',
             'animejax-cartoonize=animejax.cartoonize:run',
+            'animejax-upscale=animejax.upscale:run',
             'animejax-convert=animejax.convert.cli:run',
             'animejax-export=animejax.export:run',
             'animejax-sweep=animejax.sweep:run',
             'animejax-report=animejax.report:run',
+            'animejax-generate=animejax.generate:run',
         ],
     },
     license='Apache-2.0',

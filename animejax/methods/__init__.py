@@ -24,6 +24,15 @@ from animejax.methods.base import InputPipeline, Method, Schedule  # noqa: F401
 _METHODS = {
     # AnimeGAN v1/v2 and CartoonGAN: init (content-only) phase, then GAN.
     'animegan': 'animejax.methods.animegan',
+    # trVAE: conditional VAE with an MMD layer, label-conditioned transfer.
+    'trvae': 'animejax.methods.trvae',
+    # U-GAT-IT: two generators, four discriminators, one 'train' step kind.
+    'ugatit': 'animejax.methods.ugatit',
+    # SRResNet / SRGAN x4 super-resolution: MSE pretrain, then GAN.
+    'srgan': 'animejax.methods.srgan',
+    # Faces from noise: anime-image-development DCGAN; MakeGirlsMoe DRAGAN.
+    'dcgan': 'animejax.methods.dcgan',
+    'dragan': 'animejax.methods.dragan',
 }
 
 
