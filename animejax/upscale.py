@@ -8,7 +8,9 @@ srgan_*.py), an animejax weights file with arch 'srresnet', or a
 Lornatang/SRGAN-PyTorch checkpoint (`SRResNet_x4-*.pth.tar` /
 `SRGAN_x4-*.pth.tar`, read without torch). IN is an image or a folder
 (recursive; OUT mirrors its tree, written as PNG unless --ext). Unreadable
-files are reported and skipped.
+files are reported and skipped. Weights of anything but an SRResNet (another
+method's workdir, an AnimeGAN weights file, another network's .pth) are
+refused with a message naming the file and what to pass instead.
 
 Big inputs (over --tile-threshold LR pixels, or every input with --tile T)
 are cut into T x T LR tiles that share 2 x O pixels with their neighbours;
@@ -55,7 +57,13 @@ def port_model_kwargs(variables: dict[str, Any]) -> dict[str, Any]:
 
 def load_upscaler(weights: str, which: str = 'latest'
                   ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-  """(fn: [N, h, w, 3] [0, 1] LR -> [0, 1] SR numpy, scale) of `weights`."""
+  """(fn: [N, h, w, 3] [0, 1] LR -> [0, 1] SR numpy, scale) of `weights`.
+
+  `weights`: a 'srgan' training workdir (its `which` checkpoint), an
+  animejax weights file with arch 'srresnet', or a Lornatang/SRGAN-PyTorch
+  generator .pth.tar. Raises FileNotFoundError for a missing path and
+  ValueError (naming the file and what to pass) for any other network.
+  """
   import jax  # pylint: disable=g-import-not-at-top
   from animejax.methods import srgan  # pylint: disable=g-import-not-at-top
   from animejax.models import srgan as srgan_models  # pylint: disable=g-import-not-at-top

@@ -344,3 +344,33 @@ def test_bad_options_raise():
   with pytest.raises(ValueError, match='out_activation'):
     jax.eval_shape(srgan.SRResNet(out_activation='relu').init,
                    jax.random.key(0), x)
+
+
+def test_port_checkpoint_file_upscales_like_torch(tmp_path):
+  """A [port] `SRResNet_x4-*.pth.tar` as train_net.py saves it (utils.
+  save_checkpoint: epoch, psnr, ssim, state_dict, ema_state_dict, optimizer),
+  written with torch.save, read by the restricted reader (no torch) through
+  `upscale.load_upscaler`: equals the torch model in eval mode (frozen BN,
+  [port]'s clamp) to 1e-4; its discriminator checkpoint is refused."""
+  from animejax import upscale  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  ref = _randomize(_TorchSRResNet(channels=8, num_rcb=2, upscale=4), seed=5)
+  opt = torch.optim.Adam(ref.parameters(), 1e-4, (0.9, 0.999))
+  ref(torch.rand(1, 3, 8, 8)).mean().backward()
+  opt.step()  # a real optimizer state (tensors, tuples, floats) in the file
+  ref.eval()
+  path = str(tmp_path / 'SRResNet_x4-ImageNet.pth.tar')
+  torch.save({'epoch': 3, 'psnr': 28.5, 'ssim': 0.81,
+              'state_dict': ref.state_dict(), 'ema_state_dict': None,
+              'optimizer': opt.state_dict()}, path)
+  fn, scale = upscale.load_upscaler(path, 'latest')
+  assert scale == 4
+  x = _lr((2, 10, 12, 3), seed=4)
+  with torch.no_grad():
+    want = _nhwc(ref(_nchw(x)))
+  np.testing.assert_allclose(fn(x), want, atol=1e-4)
+  disc = str(tmp_path / 'DiscriminatorForVGG_x4-ImageNet.pth.tar')
+  torch.save({'epoch': 3, 'state_dict': _TorchDisc(channels=4).state_dict()},
+             disc)
+  with pytest.raises(ValueError, match='holds an SRGAN discriminator'):
+    upscale.load_upscaler(disc)

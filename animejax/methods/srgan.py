@@ -153,8 +153,18 @@ class SRGAN(base.Method):
       if config.vgg.weights == 'random':
         logging.warning("config.vgg.weights='random': the content loss uses "
                         'an untrained VGG19 (demo/test only).')
-      self.vgg, self._vgg_params = vgg_weights.vgg_from_config(config.vgg,
-                                                               dtype=dtype)
+      try:
+        self.vgg, self._vgg_params = vgg_weights.vgg_from_config(config.vgg,
+                                                                 dtype=dtype)
+      except FileNotFoundError as e:
+        # Offline without the ImageNet file: say which loss needs it (the
+        # message below names the file and where to put it).
+        raise FileNotFoundError(
+            f"srgan: the 'gan' stage's VGG19 {config.loss.vgg_layer} content "
+            f'loss (loss.vgg_weight={config.loss.vgg_weight}) needs ImageNet '
+            f'VGG19 weights (config.vgg.weights={config.vgg.weights!r}). '
+            f'{e}\nWithout them: --config.loss.vgg_weight=0 trains the GAN '
+            'stage on MSE + adversarial only (not [paper]\'s SRGAN).') from e
     self._init_g = load_generator_init(config.model.init_from)
     self._gan_steps = None
     self._pretrain_steps = None
@@ -414,31 +424,92 @@ class SRGAN(base.Method):
             'pretrain_steps': self._pretrain_steps}
 
 
+# What a wrong --weights / --upscale / model.init_from is told to pass.
+SRRESNET_WEIGHTS_HINT = (
+    "Pass an SRResNet: a training workdir of the 'srgan' method "
+    '(configs/srresnet_*.py, configs/srgan_*.py), an animejax weights file '
+    "with arch 'srresnet' (srgan.export_weights + weights_io.save), or a "
+    'Lornatang/SRGAN-PyTorch generator checkpoint (SRResNet_x4-*.pth.tar / '
+    'SRGAN_x4-*.pth.tar).')
+
+
+def _not_an_srresnet(path: str, what: str) -> ValueError:
+  return ValueError(f'{path!r} {what}, not an SRResNet / SRGAN generator. '
+                    f'{SRRESNET_WEIGHTS_HINT}')
+
+
+def _workdir_method(path: str) -> str | None:
+  """The method named by a workdir's saved config (None if unreadable)."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  from animejax import checkpointing  # pylint: disable=g-import-not-at-top
+  try:
+    with open(os.path.join(path, checkpointing.CONFIG_FILE),
+              encoding='utf-8') as f:
+      return json.load(f).get('method')
+  except (OSError, ValueError, AttributeError):
+    return None
+
+
 def load_generator_variables(path: str, which: str = 'latest'
                              ) -> tuple[dict[str, Any], dict[str, Any], str]:
   """({'params', 'batch_stats'}, SRResNet kwargs or {}, residual) from a
   training workdir (its `which` checkpoint), an animejax weights file (arch
   'srresnet'), or a [port] checkpoint (`SRResNet_x4-*.pth.tar` /
   `SRGAN_x4-*.pth.tar`, read without torch by `animejax.torch_file`; kwargs
-  {}: read them off the shapes, `upscale.port_model_kwargs`)."""
+  {}: read them off the shapes, `upscale.port_model_kwargs`).
+
+  Raises FileNotFoundError for a missing path and ValueError, naming the file
+  and what to pass instead (SRRESNET_WEIGHTS_HINT), for anything that is not
+  an SRResNet: another method's workdir (e.g. dcgan), another generator's
+  weights file (e.g. AnimeGAN), a torch file of another network, or a file
+  of an unknown format."""
   import os  # pylint: disable=g-import-not-at-top
+  import pickle  # pylint: disable=g-import-not-at-top
   from animejax import checkpointing  # pylint: disable=g-import-not-at-top
   from animejax import torch_file  # pylint: disable=g-import-not-at-top
   from animejax import weights_io  # pylint: disable=g-import-not-at-top
   from animejax.models import srgan as srgan_models  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'no file or folder at {path!r}. '
+                            f'{SRRESNET_WEIGHTS_HINT}')
   if os.path.isdir(path):
+    # Checked before any checkpoint is read: restoring another method's
+    # state only to refuse it would cost seconds to minutes.
+    method = _workdir_method(path)
+    if method is not None and method != 'srgan':
+      raise _not_an_srresnet(path, f'is a training workdir of the {method!r} '
+                             'method')
     w = checkpointing.load_generator_weights(path, which)
-  elif path.endswith(('.pth', '.pt', '.tar')):
-    variables = srgan_models.convert_torch_state_dict(
-        torch_file.load_state_dict(path))
-    if 'conv1' not in variables['params']:
-      raise ValueError(f'{path} holds a discriminator, not an SRResNet.')
+  elif path.endswith(('.pth', '.pt', '.tar', '.bin')):
+    try:
+      state_dict = torch_file.load_state_dict(path)
+    except (ValueError, pickle.UnpicklingError) as e:
+      raise _not_an_srresnet(path, 'is not a readable PyTorch state dict '
+                             f'({e})') from e
+    try:
+      variables = srgan_models.convert_torch_state_dict(state_dict)
+    except KeyError as e:
+      raise _not_an_srresnet(
+          path, f'holds a PyTorch state dict of another network (no key {e}; '
+          f'its keys start {sorted(state_dict)[:3]})') from e
+    except ValueError as e:  # right names, extra keys or wrong shapes
+      raise _not_an_srresnet(path, 'holds a PyTorch state dict that does not '
+                             f'convert to an SRResNet ({e})') from e
+    if 'prelu1' not in variables['params']:  # the D has conv1 too
+      raise _not_an_srresnet(path, 'holds an SRGAN discriminator')
     return variables, {}, 'none'
   else:
-    w = weights_io.load(path)
+    try:
+      w = weights_io.load(path)
+    except ValueError as e:
+      # (weights_io's own message would point at animejax.convert, which
+      # makes AnimeGAN files, not upscalers.)
+      raise _not_an_srresnet(
+          path, 'is neither a training workdir, an animejax weights file nor '
+          'a PyTorch checkpoint (.pth / .pth.tar)') from e
   if w.arch != 'srresnet':
-    raise ValueError(f'{path} holds a {w.arch!r} generator, not an SRResNet '
-                     '(train one with configs/srresnet_x4.py).')
+    raise _not_an_srresnet(path, f'holds a {w.arch!r} generator')
   return w.params, dict(w.model_kwargs), w.meta.get('residual', 'none')
 
 
