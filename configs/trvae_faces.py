@@ -67,6 +67,14 @@ def get_config(arg: str | None = None):
   c.data.max_per_condition = 0         # 0 = every image
   c.data.balanced = False              # [rep] shuffles the union
   c.data.crop = 'center'               # 'center' | 'none' (squash)
+  # Face cropping before `crop` (animejax.faces): 'condition:kind,...' with
+  # kind 'real' (OpenCV Haar frontal face) or 'anime' (lbpcascade_animeface),
+  # e.g. 'real:real'; images without a detected face keep the `crop` above.
+  # The cascades are downloaded once (offline: the error says where to put
+  # them; face_cascade_dir overrides the cache folder).
+  c.data.face_crop = ''
+  c.data.face_margin = 0.25
+  c.data.face_cascade_dir = ''
   c.data.procedural_epoch_size = 256   # source='procedural' only
   # source='celeb_a' (the paper's task): [rep] attribute='Smiling'; conditions
   # 'not_Smiling' / 'Smiling' (set eval.source / eval.target to them).
@@ -77,6 +85,16 @@ def get_config(arg: str | None = None):
   c.eval.source = 'real'
   c.eval.target = 'anime'
   c.eval.num_kid_images = 256
+  # The independent real/anime classifier (animejax.domain_classifier): its
+  # held-out accuracy (eval/cls_acc) and the share of source -> target
+  # transfers it calls the target (eval/cls_target_share). Trained once per
+  # run on up to classifier_max_per_condition training images per condition;
+  # with classifier_file set, loaded from / saved to that file instead.
+  c.eval.classifier = True
+  c.eval.classifier_steps = 400
+  c.eval.classifier_batch_size = 64
+  c.eval.classifier_max_per_condition = 2048
+  c.eval.classifier_file = ''
 
   c.vgg = ml_collections.ConfigDict()  # KID features (animejax.evaluation)
   c.vgg.weights = 'torchvision'

@@ -20,6 +20,13 @@ union of conditions. `balanced=True` instead draws B / N samples of each
 condition per batch from that condition's own permutations. Each process
 takes its slice of the global batch.
 
+`face_crop='real:real'` (condition:kind, comma-separated; kind 'real' or
+'anime') first cuts the square around the largest face that
+`animejax.faces` finds (OpenCV's Haar frontal-face cascade or nagadomi's
+lbpcascade_animeface, grown by `face_margin` on every side); images without
+a detected face keep the plain crop, and their number is logged. The cascade
+file is resolved once before loading (offline: the error names it).
+
 `source='procedural'` (the offline demo, tests): conditions 'photo' and
 'anime' are the procedural scenes' photo and anime renderings of disjoint
 scene sets (unpaired).
@@ -40,6 +47,7 @@ import dataclasses
 import os
 from typing import Iterator
 
+from absl import logging
 import numpy as np
 from PIL import Image
 
@@ -48,6 +56,11 @@ from animejax.data import folders
 
 SOURCES = ('folders', 'procedural', 'celeb_a')
 CROPS = ('center', 'none')
+FACE_KINDS = ('real', 'anime')
+
+
+class NoFaceError(ValueError):
+  """No face was detected (the loader then keeps the plain crop)."""
 
 
 def parse_conditions(spec: str, root: str = '') -> list[tuple[str, list[str]]]:
@@ -77,12 +90,46 @@ def parse_conditions(spec: str, root: str = '') -> list[tuple[str, list[str]]]:
   return out
 
 
-def load_image(item: str | bytes, size: int, crop: str = 'center'
-               ) -> np.ndarray:
-  """A file (or encoded bytes) -> uint8 [size, size, 3]."""
-  rgb = folders.decode(folders.read_file(item), draft_size=size)
+def parse_face_crop(spec: str) -> dict[str, str]:
+  """'real:real,anime:anime' -> {condition: face kind} (see config.data)."""
+  out: dict[str, str] = {}
+  for part in [p.strip() for p in str(spec).split(',') if p.strip()]:
+    name, _, kind = (s.strip() for s in part.partition(':'))
+    if not name or kind not in FACE_KINDS:
+      raise ValueError(f'config.data.face_crop: {part!r} is not '
+                       f"'condition:kind' with kind in {list(FACE_KINDS)}.")
+    out[name] = kind
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceCrop:
+  """Crop the largest detected face (animejax.faces) before `crop`."""
+  kind: str
+  cascade: str
+  margin: float = 0.25
+
+
+def load_image(item: str | bytes, size: int, crop: str = 'center',
+               face: FaceCrop | None = None) -> np.ndarray:
+  """A file (or encoded bytes) -> uint8 [size, size, 3].
+
+  With `face`, the square around the largest detected face is cut out first
+  (no face found: `load_image.no_face` is raised and the caller falls back).
+  """
+  # Face detection wants more pixels than the training size (24 px minimum
+  # face): decode with a larger JPEG draft.
+  rgb = folders.decode(folders.read_file(item),
+                       draft_size=max(4 * size, 256) if face else size)
   if rgb.shape[0] < 2 or rgb.shape[1] < 2:
     raise ValueError(f'image of shape {rgb.shape} is too small')
+  if face is not None:
+    from animejax import faces  # pylint: disable=g-import-not-at-top
+    cut = faces.crop_face(rgb, margin=face.margin, kind=face.kind,
+                          cascade=face.cascade)
+    if cut is None:
+      raise NoFaceError(str(item)[:200])
+    rgb = cut
   if crop == 'center':
     h, w = rgb.shape[:2]
     m = min(h, w)
@@ -95,16 +142,26 @@ def load_image(item: str | bytes, size: int, crop: str = 'center'
 
 
 def _load_all(paths: list[str], size: int, crop: str,
-              num_threads: int = 4) -> tuple[np.ndarray, list[str]]:
+              num_threads: int = 4, face: FaceCrop | None = None
+              ) -> tuple[np.ndarray, list[str]]:
   """(uint8 [n_good, S, S, 3] in the order of `paths`, unreadable paths)."""
+  no_face = []
+
   def one(p):
     try:
-      return load_image(p, size, crop)
+      try:
+        return load_image(p, size, crop, face)
+      except NoFaceError:
+        no_face.append(p)
+        return load_image(p, size, crop)
     except Exception:  # pylint: disable=broad-except
       # Any decoder error (truncated, corrupt, unsupported) means "skip it".
       return None
   with concurrent.futures.ThreadPoolExecutor(num_threads) as pool:
     images = list(pool.map(one, paths))
+  if face is not None:
+    logging.info('face crop (%s): no face in %d of %d images; they keep the '
+                 '%r crop.', face.kind, len(no_face), len(paths), crop)
   bad = [p for p, im in zip(paths, images) if im is None]
   good = [im for im in images if im is not None]
   arr = (np.stack(good) if good else
@@ -156,8 +213,21 @@ def load(data_cfg, seed: int) -> LabelledData:
   if data_cfg.source == 'celeb_a':
     return _load_celeba(data_cfg, seed)
   spec = parse_conditions(data_cfg.conditions, data_cfg.get('root', ''))
+  face_kinds = parse_face_crop(data_cfg.get('face_crop', ''))
+  unknown = sorted(set(face_kinds) - {n for n, _ in spec})
+  if unknown:
+    raise ValueError(f'config.data.face_crop names {unknown}, which are not '
+                     f'conditions; known: {[n for n, _ in spec]}.')
   names, train, val, skipped = [], [], [], []
   for c, (name, dirs) in enumerate(spec):
+    face = None
+    if name in face_kinds:
+      from animejax import faces  # pylint: disable=g-import-not-at-top
+      # Resolved once here: offline, the error names the file and URL.
+      face = FaceCrop(face_kinds[name], faces.cascade_path(
+          face_kinds[name],
+          cache_dir=data_cfg.get('face_cascade_dir', '') or None),
+                      float(data_cfg.get('face_margin', 0.25)))
     paths = []
     for d in dirs:
       paths += folders.list_images(d, f'data.conditions ({name})')
@@ -167,7 +237,8 @@ def load(data_cfg, seed: int) -> LabelledData:
           f'config.data.num_val_per_condition={num_val} leaves none to train.')
     tr, va = _split(len(paths), num_val, max_train, seed, c)
     keep = np.concatenate([va, tr])
-    arr, bad = _load_all([paths[i] for i in keep], size, data_cfg.crop)
+    arr, bad = _load_all([paths[i] for i in keep], size, data_cfg.crop,
+                         face=face)
     skipped += bad
     bad_set = set(bad)
     ok = np.array([paths[i] not in bad_set for i in keep], bool)

@@ -45,6 +45,7 @@ Official `predict` samples z; our 'transfer' decodes z = mu (deterministic).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import flax
@@ -190,6 +191,7 @@ class TrVAEMethod(base.Method):
     self._vgg = None
     self._kid_cache = None
     self._fns = None
+    self._clf = None
 
   @property
   def best_metric(self) -> tuple[str, str]:
@@ -304,7 +306,9 @@ class TrVAEMethod(base.Method):
     return self.condition_names.index(name)
 
   def evaluate(self, state, frozen, pipeline) -> dict[str, float]:
-    """PSNR per condition, MMD-layer MMD between conditions, transfer KID."""
+    """PSNR per condition, MMD-layer MMD between conditions, transfer KID
+    and (config.eval.classifier) the domain classifier's held-out accuracy
+    and share of transfers it calls the target."""
     from animejax import evaluation  # pylint: disable=g-import-not-at-top
     del frozen
     data = pipeline.val
@@ -362,7 +366,53 @@ class TrVAEMethod(base.Method):
       out['eval/kid_identity'] = identity
     back, _ = self._apply(params, moved, dst, src)
     out['eval/psnr_cycle'] = float(np.mean(_psnr01(back, x_src)))
+    if self.config.eval.get('classifier', False):
+      # The issue's transfer score: the share of transfers that an
+      # independent real/anime classifier (animejax.domain_classifier, trained
+      # on the training images only) calls the target, beside its held-out
+      # accuracy and the share of the untransferred sources it calls target.
+      clf = self._classifier(data)
+      accs = clf.accuracy([data.val_float(c) for c in range(len(names))])
+      for name, acc in zip(names, accs):
+        out[f'eval/cls_acc_{name}'] = acc
+      out['eval/cls_acc'] = float(np.mean(accs))
+      out['eval/cls_target_share'] = clf.share(moved, dst)
+      out['eval/cls_target_share_identity'] = clf.share(x_src, dst)
     return out
+
+  def _classifier(self, data):
+    """The domain classifier of this run: loaded from
+    config.eval.classifier_file when it exists, else trained once (then
+    saved there if set); kept for the next evaluations."""
+    from animejax import domain_classifier  # pylint: disable=g-import-not-at-top
+    ec = self.config.eval
+    key = id(data)
+    if self._clf is not None and self._clf[0] == key:
+      return self._clf[1]
+    path = ec.get('classifier_file', '')
+    clf = None
+    if path and os.path.isfile(path):
+      with open(path, 'rb') as f:
+        clf = domain_classifier.DomainClassifier.from_bytes(f.read())
+      if clf.names != tuple(self.condition_names):
+        raise ValueError(
+            f'{path} classifies {list(clf.names)}, not this run\'s conditions '
+            f'{list(self.condition_names)}; delete it or set '
+            'config.eval.classifier_file to another path.')
+    if clf is None:
+      cap = int(ec.get('classifier_max_per_condition', 0)) or None
+      clf = domain_classifier.train(
+          [t[np.random.default_rng([self.config.seed, 5, c]).permutation(
+              len(t))[:cap]] for c, t in enumerate(data.train)],
+          self.condition_names,
+          seed=self.config.seed, steps=int(ec.classifier_steps),
+          batch_size=int(ec.classifier_batch_size))
+      if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, 'wb') as f:
+          f.write(clf.to_bytes())
+    self._clf = (key, clf)
+    return clf
 
   def sample_grid(self, state, frozen, pipeline) -> np.ndarray | None:
     """Rows of held-out source | -> target | -> back to source."""
@@ -436,6 +486,14 @@ def config_errors(config: ml_collections.ConfigDict) -> list[str]:
   if not 0.0 <= config.model.dropout_rate < 1.0:
     errors.append(f'config.model.dropout_rate={config.model.dropout_rate!r} '
                   'must be in [0, 1).')
+  if config.eval.get('classifier', False):
+    for key in ('eval.classifier_steps', 'eval.classifier_batch_size'):
+      config_lib.check_positive(errors, config, key)
+  if config.data.get('face_crop', ''):
+    try:
+      conditions.parse_face_crop(config.data.face_crop)
+    except ValueError as e:
+      errors.append(str(e))
   if config.num_train_steps <= 0:
     config_lib.check_positive(errors, config, 'num_epochs')
   if config.model.arch in trvae_models.ARCHS:
@@ -480,6 +538,8 @@ def smoke_config() -> ml_collections.ConfigDict:
   c.data.num_val_per_condition = 4
   c.eval.source, c.eval.target = 'photo', 'anime'
   c.eval.num_kid_images = 4
+  c.eval.classifier_steps = 2
+  c.eval.classifier_batch_size = 4
   c.vgg.weights = 'random'
   c.batch_size = 4
   c.num_train_steps = 4
