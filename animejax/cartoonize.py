@@ -3,12 +3,23 @@ r"""Cartoonize images, folders and videos with an animejax generator.
   python -m animejax.cartoonize --weights W --input IN --output OUT \
       [--which latest|best] [--style NAME] [--size N] [--tile T] \
       [--keep-color] [--adjust-brightness] [--batch B] [--dtype bfloat16]
+  python -m animejax.cartoonize --weights UGATIT --input IN --output OUT \
+      [--direction a2b|b2a] [--save-heatmap] [--size N]
 
 W is a weights file (`python -m animejax.convert`), a training workdir, or an
 official AnimeGAN file (.pb/.tflite/.onnx, converted on the fly). IN is an
 image, a folder (recursive; OUT mirrors its tree) or a video
 (mp4/webm/gif/avi/mov/mkv; streamed frame by frame; audio copied when ffmpeg
 is on PATH). Unreadable files are reported and skipped.
+
+U-GAT-IT weights (a `ugatit` workdir, a converted file, or an official
+UGATIT-pytorch `<dataset>_params_<step>.pt`) translate images and folders
+through `animejax.methods.ugatit.load_translator`: each image is centre-cropped
+to a square and resized to the model's size (256 for the published models;
+the full model's MLP reads the whole feature map, so it only runs at that
+size), and the output is written at that size (--size N: N x N).
+--direction b2a uses genB2A; --save-heatmap also writes the CAM heatmap as
+NAME_heatmap.png next to each output. Videos are not translated.
 
 Exit status (EXIT_HELP): 0 every input was written; 3 some inputs failed
 (the others were written); 1 every input failed; 2 usage error, nothing
@@ -139,6 +150,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
   p.add_argument('--target', default='',
                  help="label-conditioned models (trvae): the condition to "
                  "transfer to, e.g. 'anime'")
+  p.add_argument('--direction', default=None, choices=('a2b', 'b2a'),
+                 help='U-GAT-IT: a2b (genA2B, default) or b2a (genB2A)')
+  p.add_argument('--save-heatmap', action='store_true',
+                 help='U-GAT-IT: also write the CAM heatmap as '
+                 'NAME_heatmap.png next to each output')
   return p.parse_args(argv)
 
 
@@ -307,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     weights = inference.resolve_weights(args.weights, which=args.which,
                                         style=args.style)
+    if weights.arch == 'ugatit':
+      return ugatit_main(args, weights)
+    if args.direction or args.save_heatmap:
+      raise ValueError(f'--direction and --save-heatmap are for U-GAT-IT '
+                       f'weights; these are {weights.arch!r} (one direction, '
+                       'no CAM heatmap).')
     module, params = inference.build_generator(
         weights, dtype=getattr(jnp, args.dtype))
   except (FileNotFoundError, ValueError, KeyError) as e:
@@ -383,7 +405,7 @@ def transfer_main(args: argparse.Namespace) -> int:
           file=sys.stderr)
     return EXIT_USAGE
   try:
-    ckpt = checkpointing.Checkpointer(args.weights, keep=1, read_only=True)
+    ckpt = checkpointing.open_read_only(args.weights)
     try:
       step = (ckpt.best_step() if args.which == 'best' else None) or (
           ckpt.latest_step())
@@ -454,6 +476,92 @@ def transfer_main(args: argparse.Namespace) -> int:
   for path, why in runner.failures:
     print(f'  failed: {path}: {why}')
   return exit_status(runner.done, len(runner.failures))
+
+
+def heatmap_path(out_path: str) -> str:
+  """NAME.ext -> NAME_heatmap.png beside it."""
+  return os.path.splitext(out_path)[0] + '_heatmap.png'
+
+
+def ugatit_main(args: argparse.Namespace, weights) -> int:
+  """U-GAT-IT weights: images and folders through load_translator's
+  Translator (centre crop, resize to the model's size, one jitted function).
+  """
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from animejax import inference, video  # pylint: disable=g-import-not-at-top
+  from animejax.methods import ugatit  # pylint: disable=g-import-not-at-top
+  batch = max(1, args.batch)
+  try:
+    translator = ugatit.Translator(
+        weights, args.direction or 'a2b',
+        max_batch=1 << (batch - 1).bit_length(),
+        dtype=getattr(jnp, args.dtype))
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
+  if os.path.isdir(args.input):
+    files = list_inputs(args.input)
+    if not files:
+      print(f'error: no images under {args.input!r} (extensions '
+            f'{IMAGE_EXTS}).', file=sys.stderr)
+      return EXIT_USAGE
+    outs = [output_for(f, args.input, args.output, args.ext) for f in files]
+  else:
+    files = [args.input]
+    out = args.output
+    if os.path.isdir(out) or not os.path.splitext(out)[1]:
+      out = os.path.join(out, os.path.basename(args.input))
+    outs = [out]
+  runner = Runner(None, args)
+  start = time.time()
+  todo = []
+  for f, o in zip(files, outs):
+    if video.is_video(f):
+      runner.fail(f, 'videos are not translated with U-GAT-IT weights')
+    else:
+      todo.append((f, o))
+  bar = _progress(len(todo), 'img', not args.no_progress)
+  for i in range(0, len(todo), batch):
+    images, targets = [], []
+    for f, o in todo[i:i + batch]:
+      image = read_image(f)
+      if image is None:
+        runner.fail(f, 'not a readable image')
+      else:
+        images.append(image)
+        targets.append(o)
+    if images:
+      fakes, heats = translator(images)
+      for image, fake, heat, o in zip(images, fakes, heats, targets):
+        if args.keep_color or args.adjust_brightness:
+          fake = inference.postprocess(
+              fake, translator.preprocess(image), color=args.keep_color,
+              brightness=args.adjust_brightness)
+        if args.size:
+          fake, heat = (_resize_square(a, args.size) for a in (fake, heat))
+        try:
+          write_image(o, fake)
+          if args.save_heatmap:
+            write_image(heatmap_path(o), heat)
+          runner.done += 1
+        except (OSError, ValueError) as e:
+          runner.fail(o, f'cannot write: {e}')
+    bar.update(len(todo[i:i + batch]))
+  bar.close()
+  print(f'done: {runner.done} written (U-GAT-IT {translator.direction}, '
+        f'{translator.size}x{translator.size}), {len(runner.failures)} '
+        f'failed, {time.time() - start:.1f} s')
+  for path, why in runner.failures:
+    print(f'  failed: {path}: {why}')
+  return exit_status(runner.done, len(runner.failures))
+
+
+def _resize_square(image: np.ndarray, size: int) -> np.ndarray:
+  import cv2  # pylint: disable=g-import-not-at-top
+  if image.shape[0] == size:
+    return image
+  interp = cv2.INTER_AREA if size < image.shape[0] else cv2.INTER_CUBIC
+  return cv2.resize(image, (size, size), interpolation=interp)
 
 
 def run() -> None:

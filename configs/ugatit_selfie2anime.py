@@ -11,6 +11,8 @@ global D 7 layers, local D 5 layers (UGATIT.py build_model). data.root holds
 trainA/ trainB/ testA/ testB/ (the official selfie2anime.zip unpacked). The
 full model is 2 x 278,959,808 G + 2 x (53,130,176 + 3,290,560) D parameters
 (about 670M with both discriminator pairs), plus Adam's two moments each.
+Or from the TFDS builder, with selfie2anime.zip in MANUAL:
+  --config.data.source tfds --config.data.manual_dir MANUAL
 Not trained here (no data set of that size, no accelerator).
 """
 
@@ -31,8 +33,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval_batch_size = 8
 
   c.data = ml_collections.ConfigDict()
-  # a folder with trainA/ trainB/ [testA/ testB/]
+  # 'folders': data.root holds trainA/ trainB/ [testA/ testB/]; 'tfds': the
+  # TFDS builder 'selfie2anime' (animejax/data/tfds_selfie2anime.py) reads
+  # selfie2anime.zip from data.manual_dir (no automatic download).
+  c.data.source = 'folders'
   c.data.root = ''
+  c.data.manual_dir = ''
+  c.data.tfds_data_dir = ''           # '' = TFDS's default
   c.data.image_size = 256             # [pt] --img_size 256
   c.data.load_size = 286              # [pt] Resize((img_size + 30,) * 2)
   c.data.flip = True                  # [pt] RandomHorizontalFlip()

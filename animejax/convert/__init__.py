@@ -6,6 +6,7 @@ Formats (detected from the extension, then the content):
   .onnx     ONNX (v3 releases, tiny portrait models)           onnx_reader.py
   TF1 ckpt  `generator_<Style>_weight/` (AnimeGANv2 releases)  tf1_checkpoint.py
   .pt/.pth  bryandlee/animegan2-pytorch state dicts            pytorch_v2.py
+  .pt       znxlwm/UGATIT-pytorch checkpoints (arch 'ugatit')  ugatit.py
 
 Usage:
   from animejax import convert, weights_io
@@ -26,7 +27,7 @@ import numpy as np
 from animejax import weights_io
 
 FORMATS = ('pb', 'tflite', 'onnx', 'tf1', 'torch')
-ARCHS = ('animeganv2', 'animeganv3')
+ARCHS = ('animeganv2', 'animeganv3', 'ugatit')
 LICENCE = ('AnimeGAN/AnimeGANv2/AnimeGANv3 weights: the authors release them '
            'for non-commercial research, teaching and publication only.')
 
@@ -97,8 +98,13 @@ def _v2(path: str, fmt: str):
 
 
 def guess_arch(path: str, fmt: str) -> str:
-  """'animeganv3' for v3 exports, else 'animeganv2' (by names/format)."""
+  """'ugatit' for U-GAT-IT checkpoints, 'animeganv3' for v3 exports, else
+  'animeganv2' (by content/names/format)."""
   name = os.path.basename(path.rstrip('/')).lower()
+  if fmt == 'torch':
+    from animejax.convert import ugatit  # pylint: disable=g-import-not-at-top
+    if ugatit.looks_like_checkpoint(path):
+      return 'ugatit'
   if 'v3' in name:
     return 'animeganv3'
   if fmt in ('tf1', 'torch') or 'v2' in name:
@@ -126,6 +132,16 @@ def convert(path: str, arch: str | None = None, fmt: str = 'auto',
   arch = arch or guess_arch(path, fmt)
   if arch not in ARCHS:
     raise ValueError(f'Unknown arch {arch!r}; use one of {ARCHS}.')
+  if arch == 'ugatit':
+    if fmt != 'torch':
+      raise ValueError(
+          f'U-GAT-IT from {fmt!r} files is not supported: pass an official '
+          'znxlwm/UGATIT-pytorch <dataset>_params_<step>.pt checkpoint (the '
+          'TF1 taki0112/UGATIT layout is not converted).')
+    from animejax.convert import ugatit  # pylint: disable=g-import-not-at-top
+    w = ugatit.convert_file(path)
+    w.meta.update(meta or {})
+    return w
   if arch == 'animeganv3':
     fns = {'pb': _v3_pb, 'tflite': _v3_tflite, 'onnx': _v3_onnx}
     if fmt not in fns:

@@ -2,6 +2,8 @@
 
   python -m animejax.convert --from AnimeGANv3_Shinkai_37.onnx --out s.msgpack
   python -m animejax.convert --from animeganv3-shinkai-37 --out s.msgpack
+  python -m animejax.convert --from selfie2anime_params_0100000.pt \
+      --out ugatit.msgpack          # official U-GAT-IT (PyTorch) checkpoint
   python -m animejax.convert --list
 
 --from takes a local file/folder or a catalogue name (see --list); names are
@@ -29,8 +31,8 @@ EXIT_HELP = """exit status:
 def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
       prog='python -m animejax.convert',
-      description='Convert official AnimeGANv2/v3 weights to an animejax '
-                  'weights file.',
+      description='Convert official AnimeGANv2/v3 or U-GAT-IT (PyTorch) '
+                  'weights to an animejax weights file.',
       epilog=EXIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--from', dest='source',
                  help='file, TF1 checkpoint folder, or catalogue name')

@@ -201,3 +201,97 @@ def discriminator_variables_from_torch(state_dict: Mapping[str, Any]
   sn('conv', 'conv_out', bias=False)
   take.check_all_used()
   return {'params': params, 'spectral': spectral}
+
+
+# ------------------------------------------------------- whole checkpoints
+# [pt] UGATIT.py save(): torch.save({'genA2B': ..., 'genB2A': ..., 'disGA':
+# ..., 'disGB': ..., 'disLA': ..., 'disLB': ...}, '<dataset>_params_%07d.pt').
+CHECKPOINT_KEYS = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
+# [pt] main.py --img_size 256: the light model's size cannot be read from its
+# shapes (its FC reads the pooled map), so converted light weights get this.
+DEFAULT_LIGHT_SIZE = 256
+LICENCE = ('U-GAT-IT (znxlwm/UGATIT-pytorch) code is MIT-licensed; the '
+           'selfie2anime images its checkpoints were trained on are '
+           'third-party photos and drawings: use the weights for research.')
+
+
+def looks_like_checkpoint(path: str) -> bool:
+  """Cheap test (no tensor is read) for an official U-GAT-IT .pt file.
+
+  A zip checkpoint (torch >= 1.6) names its keys in `<root>/data.pkl`; a
+  legacy one in the first pickle. Both hold the strings 'genA2B', 'genB2A'.
+  """
+  import zipfile  # pylint: disable=g-import-not-at-top
+  try:
+    if zipfile.is_zipfile(path):
+      with zipfile.ZipFile(path) as z:
+        pkl = [n for n in z.namelist() if n.endswith('data.pkl')]
+        head = z.read(pkl[0]) if pkl else b''
+    else:
+      with open(path, 'rb') as f:
+        head = f.read(1 << 20)
+  except OSError:
+    return False
+  return b'genA2B' in head and b'genB2A' in head
+
+
+def is_checkpoint(obj: Any) -> bool:
+  """True for a loaded [pt] checkpoint dict ({'genA2B': {...}, ...})."""
+  return (isinstance(obj, Mapping) and
+          all(isinstance(obj.get(k), Mapping) for k in ('genA2B', 'genB2A')))
+
+
+def weights_from_checkpoint(obj: Mapping[str, Any], source: str = '',
+                            img_size: int | None = None):
+  """weights_io.GeneratorWeights (arch 'ugatit') of a loaded [pt] checkpoint.
+
+  params = {'a2b': genA2B, 'b2a': genB2A} (the discriminators are not kept:
+  inference needs neither). Full vs light comes from FC.0's shape; the full
+  model's img_size too. `img_size` sets the light model's size (default
+  256, [pt] main.py) and is checked against the full model's.
+  """
+  from animejax import weights_io  # pylint: disable=g-import-not-at-top
+  if not is_checkpoint(obj):
+    keys = list(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__
+    raise ValueError(
+        f'{source or "checkpoint"} is not an official U-GAT-IT checkpoint: '
+        f"expected a dict with 'genA2B' and 'genB2A' state dicts "
+        f'(znxlwm/UGATIT-pytorch <dataset>_params_<step>.pt), got {keys}.')
+  kwargs = {}
+  params = {}
+  for ours, theirs in (('a2b', 'genA2B'), ('b2a', 'genB2A')):
+    k = generator_kwargs_from_torch(obj[theirs])
+    if kwargs and k != kwargs:
+      raise ValueError(f'{source}: genA2B {kwargs} and genB2A {k} differ.')
+    kwargs = k
+    params[ours] = params_from_torch(obj[theirs], light=k['light'])
+  kwargs = dict(kwargs)
+  if kwargs['img_size'] is None:
+    kwargs['img_size'] = int(img_size or DEFAULT_LIGHT_SIZE)
+  elif img_size and int(img_size) != kwargs['img_size']:
+    raise ValueError(f'{source}: the full model was trained at '
+                     f"{kwargs['img_size']} px (from FC.0), not {img_size}.")
+  kwargs['variance'] = 'unbiased'  # [pt] ILN/adaILN use torch.var
+  num = sum(int(np.size(a)) for p in params.values()
+            for a in _leaves(p))
+  meta = {'source': source, 'format': 'torch', 'licence': LICENCE,
+          'num_params': num, 'directions': {'a2b': 'genA2B', 'b2a': 'genB2A'},
+          'dropped': [k for k in CHECKPOINT_KEYS[2:] if k in obj]}
+  return weights_io.GeneratorWeights('ugatit', kwargs, params, meta)
+
+
+def convert_file(path: str, img_size: int | None = None):
+  """An official U-GAT-IT .pt file -> GeneratorWeights, read with the
+  restricted reader (animejax.torch_file: no pickled code runs)."""
+  import os  # pylint: disable=g-import-not-at-top
+  from animejax import torch_file  # pylint: disable=g-import-not-at-top
+  return weights_from_checkpoint(torch_file.load(path),
+                                 os.path.abspath(path), img_size)
+
+
+def _leaves(tree):
+  if isinstance(tree, Mapping):
+    for v in tree.values():
+      yield from _leaves(v)
+  else:
+    yield tree

@@ -61,6 +61,9 @@ from animejax.models import ugatit as nets
 STATE_VERSION = 1
 G_NAMES = ('a2b', 'b2a')
 D_NAMES = ('ga', 'la', 'gb', 'lb')   # [pt] disGA, disLA, disGB, disLB
+# config.data.source: trainA/trainB folders at data.root, or the TFDS
+# 'selfie2anime' builder (animejax/data/tfds_selfie2anime.py).
+DATA_SOURCES = ('folders', 'tfds')
 # [pt] main.py --adam_beta1 0.5 is hard-coded in build_model: betas=(0.5,
 # 0.999); torch.optim.Adam's default eps.
 ADAM_EPS = 1e-8
@@ -164,8 +167,15 @@ class UGATIT(base.Method):
   # ---------------------------------------------------------------- data
   def input_pipeline(self, start_step: int = 0) -> base.InputPipeline:
     from animejax.data import unpaired  # pylint: disable=g-import-not-at-top
+    data_config = self.config.data
+    if data_config.get('source', 'folders') == 'tfds':
+      # the TFDS 'selfie2anime' builder (manual selfie2anime.zip), written
+      # back once as the trainA/ ... folders the unpaired source reads
+      from animejax.data import tfds_selfie2anime  # pylint: disable=g-import-not-at-top
+      data_config = ml_collections.ConfigDict(data_config.to_dict())
+      data_config.root = tfds_selfie2anime.as_folders(self.config.data)
     data = unpaired.create_unpaired_data(
-        self.config.data, seed=self.config.seed,
+        data_config, seed=self.config.seed,
         global_batch=self.config.batch_size, start_step=start_step)
     return base.InputPipeline(num_train_images=data.num_train_images,
                               train_iter=data.train_iter, val=data,
@@ -434,18 +444,40 @@ class UGATIT(base.Method):
 def generator_kwargs(config) -> dict[str, Any]:
   """UGATITGenerator fields of a config (for weights files)."""
   m = config.model
-  return dict(ngf=m.ngf, n_blocks=m.n_res, img_size=config.data.image_size,
-              light=bool(m.light), variance=m.variance)
+  return dict(ngf=int(m.ngf), n_blocks=int(m.n_res),
+              img_size=int(config.data.image_size), light=bool(m.light),
+              variance=str(m.variance))
 
 
-def cam_image(heatmap: np.ndarray, size: int) -> np.ndarray:
-  """[pt] utils.cam: min-max to uint8, cv2.resize, COLORMAP_JET; here RGB in
-  [-1, 1] for the grid (cv2's map is BGR)."""
+def cam_u8(heatmap: np.ndarray, size: int) -> np.ndarray:
+  """[pt] utils.cam: min-max to uint8 (truncated), cv2.resize to size x size
+  (bilinear), COLORMAP_JET; returned as RGB uint8 [size, size, 3] (cv2's
+  map is BGR)."""
   x = np.asarray(heatmap, np.float64)
   x = x - x.min()
   x = np.uint8(255 * x / max(x.max(), 1e-12))
   jet = cv2.applyColorMap(cv2.resize(x, (size, size)), cv2.COLORMAP_JET)
-  return jet[..., ::-1].astype(np.float32) / 127.5 - 1.0
+  return np.ascontiguousarray(jet[..., ::-1])
+
+
+def cam_image(heatmap: np.ndarray, size: int) -> np.ndarray:
+  """cam_u8 in [-1, 1] for the sample grid."""
+  return cam_u8(heatmap, size).astype(np.float32) / 127.5 - 1.0
+
+
+def export_weights(state, config):
+  """weights_io.GeneratorWeights of a saved state (nested dicts, as
+  checkpointing.restore_raw gives it): arch 'ugatit', params {'a2b',
+  'b2a'} (both generators; the discriminators are not needed to serve)."""
+  from animejax import weights_io  # pylint: disable=g-import-not-at-top
+  if not isinstance(config, ml_collections.ConfigDict):
+    config = ml_collections.ConfigDict(config)
+  g = state['g_params']
+  params = {d: jax.tree.map(np.asarray, g[d]) for d in G_NAMES}
+  num = sum(int(np.size(a)) for a in jax.tree.leaves(params))
+  return weights_io.GeneratorWeights(
+      'ugatit', generator_kwargs(config), params,
+      {'num_params': num, 'directions': {'a2b': 'genA2B', 'b2a': 'genB2A'}})
 
 
 # ------------------------------------------------------------------ config
@@ -456,6 +488,10 @@ def config_errors(config) -> list[str]:
     m, d, o, w = config.model, config.data, config.optim, config.loss
   except (AttributeError, KeyError) as e:
     return [f'U-GAT-IT config lacks a section: {e}']
+  source = d.get('source', 'folders')
+  if source not in DATA_SOURCES:
+    errors.append(f'config.data.source={source!r}: one of {DATA_SOURCES} '
+                  "('tfds': the selfie2anime builder, manual_dir).")
   if m.variance not in nets.VARIANCES:
     errors.append(f'config.model.variance={m.variance!r}: one of '
                   f'{nets.VARIANCES}.')
@@ -522,3 +558,243 @@ def smoke_config() -> ml_collections.ConfigDict:
               'sample_every_steps'):
     c[key] = 2
   return c
+
+
+
+# --------------------------------------------------------------- serving
+DIRECTIONS = G_NAMES
+CROPS = ('center', 'none')
+_OTHER_EXTS = ('.pb', '.tflite', '.onnx')
+
+
+def _is_pow2(n: int) -> bool:
+  return n > 0 and n & (n - 1) == 0
+
+
+class Translator:
+  """One U-GAT-IT generator ready to serve uint8 images (see load_translator).
+
+  Attributes:
+    size: the model's input (and output) side in pixels.
+    direction: 'a2b' (genA2B, e.g. selfie -> anime) or 'b2a'.
+    light: U-GAT-IT light (any input size works) or full (size x size only).
+    meta: where the weights came from (file, workdir step, ...).
+  """
+
+  def __init__(self, weights, direction: str = 'a2b', *,
+               crop: str = 'center', max_batch: int = 8,
+               dtype: Any = jnp.float32, size: int | None = None):
+    if direction not in DIRECTIONS:
+      raise ValueError(f'direction={direction!r}; use one of {DIRECTIONS} '
+                       '(a2b = genA2B, b2a = genB2A).')
+    if crop not in CROPS:
+      raise ValueError(f'crop={crop!r}; use one of {CROPS}.')
+    if max_batch < 1 or not _is_pow2(max_batch):
+      raise ValueError(f'max_batch={max_batch} must be a power of two.')
+    kwargs = dict(weights.model_kwargs)
+    try:
+      self.generator = nets.UGATITGenerator(dtype=dtype, **kwargs)
+    except TypeError as e:
+      raise ValueError(f'Cannot build a UGATITGenerator from {kwargs}: {e}'
+                       ) from e
+    params = weights.params.get(direction) if isinstance(
+        weights.params, dict) else None
+    if params is None:
+      raise ValueError(f'The U-GAT-IT weights hold no {direction!r} '
+                       f'generator (they hold {sorted(weights.params)}).')
+    self.light = bool(kwargs.get('light', False))
+    self.size = int(kwargs['img_size'])
+    if size and int(size) != self.size:
+      if not self.light or int(size) % nets.UGATITGenerator.size_multiple:
+        raise ValueError(
+            f'size={size}: the full U-GAT-IT generator only runs at the size '
+            f'it was trained at ({self.size} px; its MLP reads the whole '
+            'feature map). Inputs of any size are resized to it; only light '
+            'models take other sizes (multiples of 4).')
+      self.size = int(size)
+    self.direction, self.crop, self.max_batch = direction, crop, max_batch
+    self.batch_shapes: set[int] = set()
+    self.meta = dict(weights.meta)
+    probe = jnp.zeros((1, self.size, self.size, 3), jnp.float32)
+    expected = jax.eval_shape(self.generator.init, jax.random.key(0),
+                              probe)['params']
+    got = jax.tree.map(lambda a: tuple(np.shape(a)), params)
+    want = jax.tree.map(lambda a: tuple(a.shape), expected)
+    if got != want:
+      raise ValueError(f'The {direction!r} weights do not fit '
+                       f'UGATITGenerator({kwargs}): parameter shapes differ.')
+    self.params = jax.tree.map(jnp.asarray, params)
+    self._forward = _forward_fn(self.generator)
+
+  def preprocess(self, image: np.ndarray) -> np.ndarray:
+    """uint8 [H, W, 3] -> the model's uint8 [S, S, 3] input.
+
+    [pt] UGATIT.py test_transform is Resize((img_size, img_size)) (PIL
+    bilinear; the official data sets are square). crop='center' first cuts
+    the central min(H, W) square so that other aspect ratios are not
+    squashed; crop='none' resizes the whole image as [pt] does.
+    """
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    image = _check_image(image)
+    h, w = image.shape[:2]
+    if self.crop == 'center' and h != w:
+      s = min(h, w)
+      top, left = (h - s) // 2, (w - s) // 2
+      image = image[top:top + s, left:left + s]
+    if image.shape[:2] != (self.size, self.size):
+      image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
+          (self.size, self.size), Image.BILINEAR))
+    return image
+
+  def __call__(self, images_u8) -> tuple[np.ndarray, np.ndarray]:
+    """Translates images: (out uint8 [N, S, S, 3], heatmap uint8 [N, S, S, 3]).
+
+    images_u8: uint8 [N, H, W, 3] (any H, W), or a list of [H, W, 3] arrays
+    of different sizes. The heatmap is the generator's CAM heatmap as the
+    official code shows it ([pt] utils.cam: min-max, resized, COLORMAP_JET),
+    RGB.
+    """
+    if isinstance(images_u8, np.ndarray):
+      if images_u8.ndim != 4:
+        raise ValueError(f'images_u8 must be uint8 [N, H, W, 3], got shape '
+                         f'{images_u8.shape} (one image: images[None]).')
+      images = list(images_u8)
+    else:
+      images = list(images_u8)
+    if not images:
+      empty = np.zeros((0, self.size, self.size, 3), np.uint8)
+      return empty, empty.copy()
+    x = np.stack([self.preprocess(im) for im in images])
+    outs, heats = [], []
+    for start in range(0, len(x), self.max_batch):
+      chunk = x[start:start + self.max_batch]
+      n = len(chunk)
+      padded = 1 << (n - 1).bit_length()
+      if padded > n:
+        chunk = np.concatenate([chunk, np.repeat(chunk[-1:], padded - n, 0)])
+      self.batch_shapes.add(len(chunk))
+      out, heat = self._forward(self.params, chunk)
+      outs.append(np.asarray(out)[:n])
+      heats.extend(np.asarray(heat)[:n])
+    heat_u8 = np.stack([cam_u8(h, self.size) for h in heats])
+    return np.concatenate(outs), heat_u8
+
+
+
+# One jitted forward per generator architecture (its fields: widths, size,
+# light, variance, dtype), shared by every Translator of it: params are an
+# argument, so loading other weights of the same model (a server switching
+# checkpoints, both directions) compiles nothing new.
+_FORWARDS: dict[Any, Any] = {}
+
+
+def _forward_fn(generator: nets.UGATITGenerator):
+  key = (generator.ngf, generator.n_blocks, generator.img_size,
+         generator.light, generator.variance, jnp.dtype(generator.dtype).name,
+         generator.conv_impl)
+  if key not in _FORWARDS:
+    def forward(params, images_u8):
+      """uint8 [n, S, S, 3] -> (uint8 image, float32 heatmap [n, S/4, S/4])."""
+      x = images_u8.astype(jnp.float32) / 127.5 - 1.0
+      img, _, heat = generator.apply({'params': params}, x)
+      # [pt] denorm (x * 0.5 + 0.5) then cv2.imwrite(x * 255): rounded.
+      out = jnp.clip(jnp.round((img.astype(jnp.float32) + 1.0) * 127.5),
+                     0, 255).astype(jnp.uint8)
+      return out, heat[..., 0].astype(jnp.float32)
+    # Batches are padded to powers of two <= max_batch, so at most
+    # log2(max_batch) + 1 shapes compile per input size.
+    _FORWARDS[key] = jax.jit(forward)
+  return _FORWARDS[key]
+
+
+def _check_image(image) -> np.ndarray:
+  image = np.asarray(image)
+  if image.dtype != np.uint8:
+    raise ValueError(f'images must be uint8 RGB, got dtype {image.dtype}.')
+  if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
+    raise ValueError(f'each image must be [H, W, 3] RGB, got {image.shape}.')
+  return image
+
+
+def load_weights(weights: str, which: str = 'latest'):
+  """weights_io.GeneratorWeights (arch 'ugatit') from a path, clear errors.
+
+  weights: a U-GAT-IT training workdir (its 'latest' or 'best' checkpoint,
+  read with checkpointing.open_read_only), a weights file (written by
+  `python -m animejax.convert` or `animejax.export`), or an official
+  znxlwm/UGATIT-pytorch checkpoint `<dataset>_params_<step>.pt` (converted
+  on the fly with the restricted torch reader).
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  from animejax import checkpointing, weights_io  # pylint: disable=g-import-not-at-top
+  how = ('Pass a U-GAT-IT training workdir, a weights file from `python -m '
+         'animejax.convert --from <dataset>_params_<step>.pt --out W.msgpack`,'
+         ' or the official .pt checkpoint itself.')
+  if which not in ('latest', 'best'):
+    raise ValueError(f"which={which!r}: use 'latest' or 'best'.")
+  if not weights or not os.path.exists(weights):
+    raise FileNotFoundError(f'U-GAT-IT weights {weights!r} do not exist. '
+                            f'{how}')
+  if os.path.isdir(weights):
+    cfg_path = os.path.join(weights, checkpointing.CONFIG_FILE)
+    if not os.path.isfile(cfg_path):
+      raise FileNotFoundError(
+          f'{weights!r} is a folder but not a training workdir (no '
+          f'{checkpointing.CONFIG_FILE}). {how}')
+    with open(cfg_path, encoding='utf-8') as f:
+      method = json.load(f).get('method', 'animegan')
+    if method != 'ugatit':
+      raise ValueError(
+          f'{weights!r} is a training workdir of method {method!r}, not '
+          "'ugatit'. Serve it with `python -m animejax.cartoonize --weights "
+          f'{weights}` (or animejax.inference); {how}')
+    w = checkpointing.load_generator_weights(weights, which=which)
+  elif weights.lower().endswith(('.pt', '.pth')):
+    from animejax.convert import ugatit as convert_ugatit  # pylint: disable=g-import-not-at-top
+    if not convert_ugatit.looks_like_checkpoint(weights):
+      raise ValueError(
+          f'{weights!r} is a PyTorch file without genA2B/genB2A: not an '
+          'official U-GAT-IT checkpoint (an animegan2-pytorch state dict is '
+          'served by `python -m animejax.cartoonize`). ' + how)
+    w = convert_ugatit.convert_file(weights)
+  elif weights.lower().endswith(_OTHER_EXTS):
+    raise ValueError(
+        f'{weights!r} is an official AnimeGAN export (a one-direction '
+        'photo -> anime generator), not U-GAT-IT weights; serve it with '
+        f'`python -m animejax.cartoonize --weights {weights}`. {how}')
+  else:
+    w = weights_io.load(weights)
+  if w.arch != 'ugatit':
+    raise ValueError(
+        f'{weights!r} holds {w.arch!r} generator weights (AnimeGAN family: '
+        'one photo -> anime direction, no CAM heatmap), not U-GAT-IT; serve '
+        f'them with `python -m animejax.cartoonize --weights {weights}`. '
+        f'{how}')
+  return w
+
+
+def load_translator(weights: str, which: str = 'latest',
+                    direction: str = 'a2b', *, crop: str = 'center',
+                    max_batch: int = 8, dtype: Any = jnp.float32,
+                    size: int | None = None) -> Translator:
+  """A U-GAT-IT translator for uint8 images; see `Translator`.
+
+  Args:
+    weights: a U-GAT-IT training workdir, a converted weights file, or an
+      official UGATIT-pytorch `.pt` checkpoint (see `load_weights`).
+    which: 'latest' or 'best' checkpoint of a workdir (ignored for files).
+    direction: 'a2b' (genA2B: selfie -> anime for selfie2anime) or 'b2a'.
+    crop: 'center' (central square, then resize) or 'none' (resize only,
+      as the official test transform).
+    max_batch: images per device call (a power of two).
+    dtype: compute dtype (params stay float32).
+    size: light models only: run at this side instead of the trained one
+      (the full model's MLP fixes its size; other values are an error).
+
+  Returns:
+    t with t.size (input side in px) and t(images_u8 [N, H, W, 3]) ->
+    (out uint8 [N, S, S, 3], heatmap uint8 [N, S, S, 3]).
+  """
+  return Translator(load_weights(weights, which), direction, crop=crop,
+                    max_batch=max_batch, dtype=dtype, size=size)
