@@ -17,16 +17,21 @@ photo). KID is the unbiased MMD^2 with the cubic polynomial kernel
 k(x, y) = (x.y / d + 1)^3 of Binkowski et al., "Demystifying MMD GANs"
 (ICLR 2018), eq. 4 and section 4 (features: pooled conv activations here
 instead of Inception pool3, since VGG19 is what the training already loads).
+`kid_with_stderr` adds the estimate's two-sample jackknife standard error;
+`fid` is the Frechet distance of Heusel et al. (NeurIPS 2017) as pytorch-fid
+computes it. Both take features of any network; the caller names it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 # Spatially averaged post-ReLU conv5_4 activations (512-d) of VGG19: the
 # deepest conv features, the closest VGG analogue of Inception's pool3 used by
@@ -141,6 +146,50 @@ def kid(x: np.ndarray, y: np.ndarray, subset_size: int = KID_SUBSET_SIZE,
                           y[rng.choice(len(y), size, replace=False)])
             for _ in range(num_subsets)]
   return float(np.mean(values))
+
+
+def fid(x: np.ndarray, y: np.ndarray) -> float:
+  """Frechet distance of Gaussians fitted to feature sets x [m, d], y [n, d]:
+  |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)) (Heusel et al. 2017;
+  unbiased covariances, as pytorch-fid's np.cov)."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  mu_x, mu_y = x.mean(0), y.mean(0)
+  s_x, s_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+  with warnings.catch_warnings():  # singular for N <= d: handled below
+    warnings.simplefilter('ignore')
+    covmean = scipy.linalg.sqrtm(s_x @ s_y)
+    if not np.all(np.isfinite(covmean)):
+      # pytorch-fid: a singular product -> add eps to the diagonals.
+      off = np.eye(len(s_x)) * 1e-6
+      covmean = scipy.linalg.sqrtm((s_x + off) @ (s_y + off))
+  covmean = np.real(covmean)
+  return float(np.sum((mu_x - mu_y) ** 2) + np.trace(s_x) + np.trace(s_y) -
+               2.0 * np.trace(covmean))
+
+
+def kid_with_stderr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+  """Unbiased KID (`mmd2_unbiased`) on all of x and y, and its
+  two-sample jackknife standard error (Arvesen 1969): leave-one-out
+  estimates without each x_i and each y_j, var = (m-1)/m sum_i (t_i - t.)^2
+  + (n-1)/n sum_j (t_j - t.)^2, computed from the kernel's row sums."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  m, n = len(x), len(y)
+  if m < 3 or n < 3:
+    raise ValueError(f'KID stderr needs >= 3 samples per set; got {m}, {n}.')
+  kxx = polynomial_kernel(x, x)
+  kyy = polynomial_kernel(y, y)
+  kxy = polynomial_kernel(x, y)
+  np.fill_diagonal(kxx, 0.0)
+  np.fill_diagonal(kyy, 0.0)
+  sxx, syy, sxy = kxx.sum(), kyy.sum(), kxy.sum()
+  value = sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2 * sxy / (m * n)
+  t_x = ((sxx - 2 * kxx.sum(1)) / ((m - 1) * (m - 2)) + syy / (n * (n - 1))
+         - 2 * (sxy - kxy.sum(1)) / ((m - 1) * n))
+  t_y = (sxx / (m * (m - 1)) + (syy - 2 * kyy.sum(1)) / ((n - 1) * (n - 2))
+         - 2 * (sxy - kxy.sum(0)) / (m * (n - 1)))
+  var = ((m - 1) / m * np.sum((t_x - t_x.mean()) ** 2) +
+         (n - 1) / n * np.sum((t_y - t_y.mean()) ** 2))
+  return float(value), float(np.sqrt(var))
 
 
 # ------------------------------------------------------------------ models

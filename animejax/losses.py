@@ -115,19 +115,48 @@ def r1_penalty(d_fn: DiscriminatorFn, real: jax.Array) -> jax.Array:
                                 axis=1))
 
 
-def dragan_points(real: jax.Array, rng: jax.Array) -> jax.Array:
-  """[v2] AnimeGANv2.gradient_panalty ('dragan') sample points.
+# The two DRAGAN conventions in use (the same distribution of points, not the
+# same numbers for one key): which side alpha weights, the std estimator and
+# the order in which the key is split for the two draws.
+#   'animeganv2': [v2] AnimeGANv2.gradient_panalty('dragan'): tf.nn.moments
+#     over all axes (population std), points = real + alpha (perturbed - real),
+#     i.e. alpha on the perturbed side; split(rng) -> (noise, alpha).
+#   'makegirlsmoe': [bhp] bhpfelix/PyTorch-Face-Generator-SRResNet-based-ACGAN-
+#     DRAGAN main.py, the public reimplementation of MakeGirlsMoe (Jin et al.
+#     2017, arXiv:1708.05509; the paper gives no formula): `X.data.std()`
+#     (torch: unbiased, ddof 1), x_hat = alpha X + (1 - alpha) (X + 0.5 std
+#     beta), i.e. alpha on the real side; split(rng) -> (alpha, noise).
+# Both perturb by 0.5 * std(batch) * U[0, 1) and draw alpha ~ U[0, 1) per
+# sample (DRAGAN, Kodali et al. 2017, arXiv:1705.07215).
+DRAGAN_CONVENTIONS = ('animeganv2', 'makegirlsmoe')
+
+
+def dragan_points(real: jax.Array, rng: jax.Array,
+                  convention: str = 'animeganv2') -> jax.Array:
+  """DRAGAN sample points around `real` (see DRAGAN_CONVENTIONS).
 
   perturbed = real + 0.5 * std(real) * U[0, 1) noise (std over the whole
-  batch, tf.nn.moments over all axes); alpha ~ U[0, 1) per sample;
-  points = real + alpha * (perturbed - real).
+  batch); alpha ~ U[0, 1) per sample. 'animeganv2': real + alpha (perturbed
+  - real); 'makegirlsmoe': alpha real + (1 - alpha) perturbed, unbiased std.
+  The points are data (no gradient flows back to `real`, as [bhp]'s
+  `X.data`): the penalty trains D only.
   """
-  real = _f32(real)
-  noise_key, alpha_key = jax.random.split(rng)
-  eps = jax.random.uniform(noise_key, real.shape, jnp.float32)
-  perturbed = real + 0.5 * jnp.std(real) * eps
-  alpha = jax.random.uniform(alpha_key, (real.shape[0], 1, 1, 1), jnp.float32)
-  return real + alpha * (perturbed - real)
+  if convention not in DRAGAN_CONVENTIONS:
+    raise ValueError(f'Unknown DRAGAN convention {convention!r}; expected one '
+                     f'of {DRAGAN_CONVENTIONS}.')
+  real = jax.lax.stop_gradient(_f32(real))
+  alpha_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+  if convention == 'animeganv2':
+    noise_key, alpha_key = jax.random.split(rng)
+    eps = jax.random.uniform(noise_key, real.shape, jnp.float32)
+    perturbed = real + 0.5 * jnp.std(real) * eps
+    alpha = jax.random.uniform(alpha_key, alpha_shape, jnp.float32)
+    return real + alpha * (perturbed - real)
+  alpha_key, noise_key = jax.random.split(rng)
+  alpha = jax.random.uniform(alpha_key, alpha_shape, jnp.float32)
+  beta = jax.random.uniform(noise_key, real.shape, jnp.float32)
+  std = jnp.std(real, ddof=1)  # torch Tensor.std(): unbiased
+  return alpha * real + (1.0 - alpha) * (real + 0.5 * std * beta)
 
 
 def interpolation_points(real: jax.Array, fake: jax.Array,
@@ -139,10 +168,13 @@ def interpolation_points(real: jax.Array, fake: jax.Array,
 
 
 def dragan_penalty(d_fn: DiscriminatorFn, real: jax.Array,
-                   rng: jax.Array) -> jax.Array:
-  """DRAGAN (Kodali et al. 2017) as [v2]: mean_b (||grad D(points_b)|| - 1)^2
-  at `dragan_points(real, rng)`; the caller multiplies gp_weight ([v2] ld)."""
-  points = dragan_points(real, rng)
+                   rng: jax.Array, convention: str = 'animeganv2'
+                   ) -> jax.Array:
+  """DRAGAN (Kodali et al. 2017): mean_b (||grad D(points_b)|| - 1)^2 at
+  `dragan_points(real, rng, convention)`, the gradient norm over each
+  flattened image; the caller multiplies the weight ([v2] ld, [bhp]
+  lambda_gp)."""
+  points = dragan_points(real, rng, convention)
   return jnp.mean(jnp.square(_norms(_input_gradients(d_fn, points)) - 1.0))
 
 

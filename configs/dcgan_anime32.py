@@ -17,7 +17,13 @@ Metrics: KID / FID on pooled VGG19 conv5_4 features, N = 500 generated vs
 500 held-out faces. Offline (no ImageNet VGG19 here) the config uses a
 fixed-seed RANDOM VGG19, so the metrics are named 'kid_randvgg19' /
 'fid_randvgg19': they compare checkpoints of this run, nothing else. With
-internet pass --config.eval.vgg_weights=torchvision.
+internet pass --config.eval.vgg_weights=torchvision, or
+--config.eval.features=inception for pytorch-fid's FID Inception-v3
+('kid_inception' / 'fid_inception', the numbers papers report; weights
+pt_inception-2015-12-05-6726825d.pth, see animejax/models/inception_fid.py).
+Data: --config.data.source=tfds --config.data.manual_dir=M reads the
+Kaggle/Getchu set (63,632 faces; archive.zip in M; animejax/data/
+tfds_getchu.py) instead of the shared folder.
 
 What was measured here: see MEASURED below.
 """

@@ -14,6 +14,11 @@ its own 42k Getchu faces with 34 tags (not released); by default this
 config reads the shared 64 px tagged faces up-scaled to 128 (a stand-in:
 point data.image_dir / labels_csv at a 128 px labelled set). Not run here
 (no GPU in this session); expect [mgm]'s 128 px faces after tens of epochs.
+
+Metrics as in configs/dragan_anime64.py; on a machine with the weights add
+--config.eval.features=inception (pytorch-fid's FID Inception-v3) and
+--config.eval.attribute_classifier=F (F from `python -m animejax.attributes
+train --config configs/dragan_anime128.py --out F`: 128 px, same split).
 """
 
 import os

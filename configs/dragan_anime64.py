@@ -18,10 +18,14 @@ tensorflow). Data: ../shared/data/faces/anime64_tagged (18,000 faces, tags
 
 Metrics: KID / FID on pooled conv5_4 features of a fixed-seed RANDOM VGG19
 (offline here: 'kid_randvgg19'; --config.eval.vgg_weights=torchvision with
-internet), and the label accuracy of the D's own label head per group on
-generated faces ('dhead_acc_hair_fake') beside the same head on held-out
-real faces ('..._real', the ceiling). MEASURED says what a short run reached
-here.
+internet, or --config.eval.features=inception for pytorch-fid's FID
+Inception-v3: 'kid_inception' / 'fid_inception'), and the label accuracy of
+the D's own label head per group on generated faces ('dhead_acc_hair_fake')
+beside the same head on held-out real faces ('..._real', the ceiling). With
+--config.eval.attribute_classifier=F (a file of `python -m
+animejax.attributes train --config configs/dragan_anime64.py --out F`), an
+independent classifier judges the same ('attr_acc_*'). MEASURED says what a
+short run reached here.
 """
 
 import os
@@ -52,7 +56,32 @@ training at the same time), 30 Nov 2026:
 (chance: 1/9 hair, 1/10 eyes). KID / FID fall; the D's label head has begun
 on real hair colour only, and G's labels are not yet followed: samples are
 face-shaped blobs, and `generate --labels` shows no colour control after
-101 steps. A useful run needs thousands of steps (a GPU)."""
+101 steps. A useful run needs thousands of steps (a GPU).
+
+Again on 1 Dec 2026 (load 3 at the start, ~20 for most of the run), with
+the independent attribute classifier (animejax/attributes.py):
+
+  python -m animejax.attributes train --config configs/dragan_anime64.py \
+      --out /tmp/attr64.msgpack --steps 800 --batch_size 32 \
+      --widths 16,32,64,128        # 1412 s; held-out: hair 0.954, eyes 0.869
+  timeout -s TERM 900 python -m animejax.main \
+      --config configs/dragan_anime64.py --workdir /tmp/i18/dragan64
+  python -m animejax.main --config configs/dragan_anime64.py \
+      --workdir W --mode eval \
+      --config.eval.attribute_classifier=/tmp/attr64.msgpack
+      # W = the run (step 141) and a --config.num_train_steps=1 run (step 1)
+
+900 s gave 141 steps. 100 generated vs 100 held-out faces:
+            kid_randvgg19   fid    classifier acc.      D-head acc.
+                                   hair     eyes        hair      eyes
+                                   fake/real fake/real  fake/real fake/real
+  step 1:   2.205 +- 0.063  214.9  0.16/0.96 0.12/0.86  0.12/0.06 0.08/0.12
+  step 141: 0.296 +- 0.024  13.73  0.06/0.96 0.09/0.86  0.12/0.16 0.07/0.12
+The classifier reads real held-out hair / eye colours at 0.96 / 0.86
+(0.954 / 0.869 on all 1,000), so it can judge; on G's faces it gives chance
+(1/9, 1/10) at step 141: the labels are not followed yet, as the grid
+(docs/dragan_anime64.png: one row per asked pair, the same noise in every
+column) shows."""
 
 
 def get_config():

@@ -24,7 +24,6 @@ if REPO not in sys.path:  # `configs` is a folder of the repo
 from animejax import evaluation  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax import generate  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax.data import labelled  # pylint: disable=g-import-not-at-top,wrong-import-position
-from animejax.methods import dcgan  # pylint: disable=g-import-not-at-top,wrong-import-position
 from animejax.methods import dragan  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SHARED = os.environ.get('ANIMEJAX_SHARED',
@@ -164,7 +163,7 @@ def _mmd2_loops(x, y):
 def test_kid_and_jackknife_stderr_match_references():
   rng = np.random.default_rng(2)
   x, y = rng.normal(size=(9, 5)), rng.normal(0.3, 1.0, size=(7, 5))
-  value, stderr = dcgan.kid_with_stderr(x, y)
+  value, stderr = evaluation.kid_with_stderr(x, y)
   np.testing.assert_allclose(value, _mmd2_loops(x, y), rtol=1e-10)
   np.testing.assert_allclose(value, evaluation.mmd2_unbiased(x, y),
                              rtol=1e-10)
@@ -187,8 +186,8 @@ def test_fid_matches_symmetric_reference():
   r = psd_sqrt(s1)
   want = (np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(s1) +
           np.trace(s2) - 2 * np.trace(psd_sqrt(r @ s2 @ r)))
-  np.testing.assert_allclose(dcgan.fid(x, y), want, rtol=1e-6)
-  assert abs(dcgan.fid(x, x)) < 1e-6
+  np.testing.assert_allclose(evaluation.fid(x, y), want, rtol=1e-6)
+  assert abs(evaluation.fid(x, x)) < 1e-6
 
 
 # ------------------------------------------------------------------ CLI
@@ -233,3 +232,19 @@ def test_generate_unknown_label_lists_known(dragan_workdir, tmp_path,
   assert rc == 2
   assert "unknown label(s) ['purple hair']" in err
   assert 'black hair' in err and 'red eyes' in err
+
+
+def test_dragan_penalty_is_the_shared_one_in_makegirlsmoe_convention():
+  from animejax import losses  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(5)
+  real = jnp.asarray(rng.uniform(-1, 1, (3, 4, 4, 3)), jnp.float32)
+  d = lambda x: jnp.sum(jnp.sin(x), axis=(1, 2, 3))
+  key = jax.random.key(6)
+  np.testing.assert_array_equal(
+      dragan.dragan_penalty(d, real, key, 0.5),
+      0.5 * losses.dragan_penalty(d, real, key, convention='makegirlsmoe'))
+  # The other convention draws the same kind of points, other numbers.
+  assert float(losses.dragan_penalty(d, real, key)) != pytest.approx(
+      float(losses.dragan_penalty(d, real, key, convention='makegirlsmoe')))
+  with pytest.raises(ValueError, match='makegirlsmoe'):
+    losses.dragan_points(real, key, convention='pytorch')

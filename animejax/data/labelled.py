@@ -113,10 +113,8 @@ def _load(path: str, size: int) -> np.ndarray | None:
     rgb = folders.decode(folders.read_file(path))
   except Exception:  # pylint: disable=broad-except
     return None  # truncated, corrupt or unsupported: skipped and counted
-  if rgb.shape[:2] != (size, size):
-    # Area averaging for down-scaling (the faces are square crops).
-    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-  return rgb
+  # Area averaging for down-scaling (the faces are square crops).
+  return _square(rgb, size)
 
 
 @dataclasses.dataclass
@@ -251,6 +249,8 @@ def train_stream(data: LabelledImages, batch_size: int, seed: int,
 
 def vocab_of(cfg) -> list[str]:
   """The label vocabulary of `config.data` without decoding any image."""
+  if cfg.source == 'tfds':
+    return []
   if cfg.source == 'synthetic':
     return vocabulary([[f'{c} hair', f'{c} eyes'] for c in _COLOURS])
   if not cfg.labels_csv:
@@ -258,8 +258,43 @@ def vocab_of(cfg) -> list[str]:
   return vocabulary(list(read_labels_csv(cfg.labels_csv).values()))
 
 
+def _square(rgb: np.ndarray, size: int) -> np.ndarray:
+  if rgb.shape[:2] != (size, size):
+    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+  return rgb
+
+
+def load_tfds_faces(data_dir: str = '', manual_dir: str = '',
+                    image_size: int = 64, num_val: int = 500,
+                    split_seed: int = 0, max_images: int = 0
+                    ) -> LabelledImages:
+  """The Kaggle/Getchu anime faces (TFDS `anime_faces`,
+  `animejax.data.tfds_getchu`), built once from the archive in manual_dir,
+  resized to image_size (area averaging) and split like a folder;
+  unlabelled. Offline without the archive: ManualDataMissingError naming
+  archive.zip and where to put it."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from animejax.data import tfds_getchu  # pylint: disable=g-import-not-at-top
+  builder = tfds_getchu.AnimeFaces(data_dir=data_dir or None)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=manual_dir or None))
+  ds = builder.as_dataset(split='train', shuffle_files=False)
+  rows = sorted((ex['filename'].decode(), ex['image'])
+                for ex in tfds.as_numpy(ds))
+  if max_images > 0:
+    rows = rows[:max_images]
+  images = np.stack([_square(im, image_size) for _, im in rows])
+  return _split(images, np.zeros((len(images), 0), np.float32), num_val,
+                split_seed, [], [])
+
+
 def from_config(cfg, seed_offset: int = 0) -> LabelledImages:
-  """LabelledImages of `config.data` (source 'folder' or 'synthetic')."""
+  """LabelledImages of `config.data` (source 'folder', 'tfds' or
+  'synthetic')."""
+  if cfg.source == 'tfds':
+    return load_tfds_faces(cfg.get('tfds_data_dir', ''),
+                           cfg.get('manual_dir', ''), cfg.image_size,
+                           cfg.num_val_images, cfg.split_seed, cfg.max_images)
   if cfg.source == 'synthetic':
     return synthetic_faces(cfg.synthetic_size, cfg.image_size,
                            cfg.num_val_images, cfg.split_seed + seed_offset)

@@ -26,13 +26,14 @@ VGG19 conv5_4 features (512-d, `animejax.evaluation.KID_LAYER`). The metric
 names carry the network: 'kid_vgg19' for ImageNet weights, 'kid_randvgg19'
 for config.eval.vgg_weights='random' (a fixed-seed untrained VGG19: the
 numbers then rank runs of one config but are comparable with nothing else).
-These are NOT Inception-v3 FID/KID numbers.
+These are NOT Inception-v3 FID/KID numbers unless config.eval.features =
+'inception' (pytorch-fid's pool3 network, `animejax.models.inception_fid`;
+the names then say 'kid_inception' / 'fid_inception').
 """
 
 from __future__ import annotations
 
 from typing import Any
-import warnings
 
 import flax
 import jax
@@ -40,9 +41,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import scipy.linalg
 
 from animejax import config_lib
+from animejax import evaluation
 from animejax.data import labelled
 from animejax.methods import base
 
@@ -60,55 +61,13 @@ SAMPLE_SEED = 4321  # fixed noise for the sample grid
 
 
 # ------------------------------------------------------------------ metrics
-def fid(x: np.ndarray, y: np.ndarray) -> float:
-  """Frechet distance of Gaussians fitted to feature sets x [m, d], y [n, d]:
-  |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)) (Heusel et al. 2017;
-  unbiased covariances, as pytorch-fid's np.cov)."""
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  mu_x, mu_y = x.mean(0), y.mean(0)
-  s_x, s_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-  with warnings.catch_warnings():  # singular for N <= d: handled below
-    warnings.simplefilter('ignore')
-    covmean = scipy.linalg.sqrtm(s_x @ s_y)
-    if not np.all(np.isfinite(covmean)):
-      # pytorch-fid: a singular product -> add eps to the diagonals.
-      off = np.eye(len(s_x)) * 1e-6
-      covmean = scipy.linalg.sqrtm((s_x + off) @ (s_y + off))
-  covmean = np.real(covmean)
-  return float(np.sum((mu_x - mu_y) ** 2) + np.trace(s_x) + np.trace(s_y) -
-               2.0 * np.trace(covmean))
-
-
-def kid_with_stderr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-  """Unbiased KID (`evaluation.mmd2_unbiased`) on all of x and y, and its
-  two-sample jackknife standard error (Arvesen 1969): leave-one-out
-  estimates without each x_i and each y_j, var = (m-1)/m sum_i (t_i - t.)^2
-  + (n-1)/n sum_j (t_j - t.)^2, computed from the kernel's row sums."""
-  from animejax import evaluation  # pylint: disable=g-import-not-at-top
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  m, n = len(x), len(y)
-  if m < 3 or n < 3:
-    raise ValueError(f'KID stderr needs >= 3 samples per set; got {m}, {n}.')
-  kxx = evaluation.polynomial_kernel(x, x)
-  kyy = evaluation.polynomial_kernel(y, y)
-  kxy = evaluation.polynomial_kernel(x, y)
-  np.fill_diagonal(kxx, 0.0)
-  np.fill_diagonal(kyy, 0.0)
-  sxx, syy, sxy = kxx.sum(), kyy.sum(), kxy.sum()
-  value = sxx / (m * (m - 1)) + syy / (n * (n - 1)) - 2 * sxy / (m * n)
-  t_x = ((sxx - 2 * kxx.sum(1)) / ((m - 1) * (m - 2)) + syy / (n * (n - 1))
-         - 2 * (sxy - kxy.sum(1)) / ((m - 1) * n))
-  t_y = (sxx / (m * (m - 1)) + (syy - 2 * kyy.sum(1)) / ((n - 1) * (n - 2))
-         - 2 * (sxy - kxy.sum(0)) / (m * (n - 1)))
-  var = ((m - 1) / m * np.sum((t_x - t_x.mean()) ** 2) +
-         (n - 1) / n * np.sum((t_y - t_y.mean()) ** 2))
-  return float(value), float(np.sqrt(var))
-
-
+# (KID with its jackknife s.e. and FID: `animejax.evaluation`.)
 def feature_tag(eval_cfg) -> str:
-  """'vgg19' (ImageNet weights) or 'randvgg19' (untrained, fixed seed), with
+  """'inception' (the FID Inception-v3 pool3, eval.features='inception'),
+  'vgg19' (ImageNet weights) or 'randvgg19' (untrained, fixed seed), with
   '_<layer>' when the layer is not conv5_4."""
-  from animejax import evaluation  # pylint: disable=g-import-not-at-top
+  if eval_cfg.get('features', 'vgg19') == 'inception':
+    return 'inception'
   tag = 'randvgg19' if eval_cfg.vgg_weights == 'random' else 'vgg19'
   layer = eval_cfg.get('vgg_layer', evaluation.KID_LAYER)
   return tag if layer == evaluation.KID_LAYER else f'{tag}_{layer}'
@@ -205,6 +164,12 @@ class FaceGAN(base.Method):
 
   # ---------------------------------------------------------------- eval
   def frozen(self) -> Any:
+    if self.config.eval.get('features', 'vgg19') == 'inception':
+      from animejax.models import inception_fid  # pylint: disable=g-import-not-at-top
+      path = inception_fid.fid_weights_path(
+          self.config.eval.get('inception_weights', ''))
+      self._vgg = 'inception'
+      return inception_fid.load_variables(path)
     from animejax.models import vgg_weights  # pylint: disable=g-import-not-at-top
     cfg = ml_collections.ConfigDict({'weights': self.config.eval.vgg_weights,
                                      'preprocess': 'auto', 'cache_dir': ''})
@@ -212,9 +177,12 @@ class FaceGAN(base.Method):
     return params
 
   def _features(self, frozen, images: np.ndarray) -> np.ndarray:
-    from animejax import evaluation  # pylint: disable=g-import-not-at-top
     if self._vgg is None:
       self.frozen()
+    if 'features' not in self._jit_cache and self._vgg == 'inception':
+      from animejax.models import inception_fid  # pylint: disable=g-import-not-at-top
+      model = inception_fid.FIDInceptionV3()
+      self._jit_cache['features'] = jax.jit(model.apply)
     if 'features' not in self._jit_cache:
       vgg = self._vgg
       layer = self.config.eval.get('vgg_layer', evaluation.KID_LAYER)
@@ -259,9 +227,10 @@ class FaceGAN(base.Method):
     fake = self.generate_numpy(self.inference_params(state), z, labels)
     f_fake = self._features(frozen, fake)
     tag = feature_tag(self.config.eval)
-    value, stderr = kid_with_stderr(f_fake, self._real_features)
+    value, stderr = evaluation.kid_with_stderr(f_fake, self._real_features)
     out = {f'eval/kid_{tag}': value, f'eval/kid_{tag}_stderr': stderr,
-           f'eval/fid_{tag}': fid(f_fake, self._real_features),
+           f'eval/fid_{tag}': evaluation.fid(f_fake,
+                                             self._real_features),
            'eval/num_images': float(n)}
     out.update(self.extra_metrics(state, data, fake, labels, n))
     return out
@@ -414,7 +383,7 @@ class DCGAN(FaceGAN):
 def add_data_config(c: ml_collections.ConfigDict, image_size: int) -> None:
   """config.data of the labelled-folder source (paths are set by recipes)."""
   c.data = ml_collections.ConfigDict()
-  c.data.source = 'folder'       # 'folder' | 'synthetic' (tests)
+  c.data.source = 'folder'       # 'folder' | 'tfds' | 'synthetic' (tests)
   c.data.image_dir = ''
   c.data.labels_csv = ''          # '' = unlabelled
   c.data.image_size = image_size
@@ -423,6 +392,10 @@ def add_data_config(c: ml_collections.ConfigDict, image_size: int) -> None:
   c.data.shuffle_seed = 0
   c.data.max_images = 0           # > 0: the first N ids only
   c.data.synthetic_size = 64      # images of the 'synthetic' source
+  # source 'tfds': the Kaggle/Getchu anime faces (TFDS 'anime_faces', built
+  # from archive.zip in manual_dir; animejax/data/tfds_getchu.py).
+  c.data.tfds_data_dir = ''       # '' = TFDS default (~/tensorflow_datasets)
+  c.data.manual_dir = ''          # holds archive.zip (Kaggle login needed)
   c.eval = ml_collections.ConfigDict()
   c.eval.num_images = 1000        # generated and held-out real faces
   # 'torchvision' (ImageNet, downloaded once), a VGG19 file, or 'random'.
@@ -430,12 +403,18 @@ def add_data_config(c: ml_collections.ConfigDict, image_size: int) -> None:
   c.eval.batch_size = 50
   # Pooled post-ReLU features of this layer (evaluation.KID_LAYER).
   c.eval.vgg_layer = 'conv5_4'
+  # 'vgg19' (the above) or 'inception': the FID Inception-v3 pool3 of
+  # pytorch-fid (comparable with published FID/KID), from
+  # eval.inception_weights or downloaded to ~/.cache/animejax
+  # (animejax/models/inception_fid.py).
+  c.eval.features = 'vgg19'
+  c.eval.inception_weights = ''
 
 
 def data_errors(config) -> list[str]:
   errors: list[str] = []
   config_lib.check_choice(errors, config, 'data.source',
-                          ('folder', 'synthetic'))
+                          ('folder', 'tfds', 'synthetic'))
   if config.data.source == 'folder' and not config.data.image_dir:
     errors.append('config.data.image_dir is empty; set it to a folder of '
                   'faces (e.g. ../shared/data/faces/anime64_tagged/images).')
@@ -443,9 +422,33 @@ def data_errors(config) -> list[str]:
               'data.num_val_images'):
     config_lib.check_positive(errors, config, key)
   config_lib.check_positive(errors, config, 'train_steps')
+  if config.eval.get('features', 'vgg19') not in ('vgg19', 'inception'):
+    errors.append(f'config.eval.features={config.eval.features!r}: use '
+                  "'vgg19' or 'inception'.")
   if config.eval.num_images < 3:
     errors.append('config.eval.num_images must be >= 3 (KID stderr).')
   return errors
+
+
+def smoke_overrides(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """What every face method's smoke_config shares: synthetic 16 px faces,
+  8 held-out / evaluated images, random VGG19 conv1_1 features, batch 4,
+  4 steps with every cadence at 2 and a 2 x 2 sample grid. Returns c."""
+  c.data.source = 'synthetic'
+  c.data.image_size = 16
+  c.data.synthetic_size = 24
+  c.data.num_val_images = 8
+  c.eval.num_images = 8
+  c.eval.batch_size = 8
+  c.eval.vgg_weights = 'random'
+  c.eval.vgg_layer = 'conv1_1'
+  c.batch_size = 4
+  c.train_steps = 4
+  c.num_sample_images = 4
+  for key in ('log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
+              'sample_every_steps'):
+    c[key] = 2
+  return c
 
 
 def get_config_base() -> ml_collections.ConfigDict:
@@ -494,23 +497,9 @@ def create(config: ml_collections.ConfigDict) -> DCGAN:
 
 def smoke_config() -> ml_collections.ConfigDict:
   """Tiny widths, synthetic 16 px faces, random VGG: seconds on a CPU."""
-  c = get_config_base()
-  c.data.source = 'synthetic'
-  c.data.image_size = 16
-  c.data.synthetic_size = 24
-  c.data.num_val_images = 8
-  c.eval.num_images = 8
-  c.eval.batch_size = 8
-  c.eval.vgg_weights = 'random'
-  c.eval.vgg_layer = 'conv1_1'
+  c = smoke_overrides(get_config_base())
   c.model.g_widths = (8, 4)
   c.model.d_widths = (4, 8)
-  c.batch_size = 4
   c.d_steps = 2
-  c.train_steps = 4
-  c.num_sample_images = 4
-  for key in ('log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
-              'sample_every_steps'):
-    c[key] = 2
   return c
 

@@ -22,8 +22,9 @@ random (the labelled set's structure: every face has exactly one of each;
 [bhp] draws continuous U[0, 1) tags). Learning rates fall x0.1 every
 `lr_decay_steps` ([bhp] adjust_learning_rate: every 10 epochs).
 
-The penalty (`dragan_penalty` here, not `animejax.losses.dragan_penalty`,
-which puts its alpha on the perturbed side and uses the population std):
+The penalty (`animejax.losses.dragan_penalty` with convention
+'makegirlsmoe'; AnimeGANv2's default convention puts its alpha on the
+perturbed side and uses the population std):
   x_hat = alpha x + (1 - alpha) (x + 0.5 std(x) beta),
   alpha ~ U[0, 1) per sample, beta ~ U[0, 1) per element, std over the whole
   batch with torch's unbiased estimator ([bhp] main.py `X.data.std()`),
@@ -36,7 +37,9 @@ group (hair, eyes), whether argmax over the group's logits is the tag
 asked of G ('_fake', over eval.num_images generated faces) or the true tag
 ('_real', the held-out faces: the ceiling the fake number is read against).
 It is not an independent attribute classifier: a D that learned the tags
-of real faces but is fooled by G's would over-rate G.
+of real faces but is fooled by G's would over-rate G. The independent one
+(`animejax.attributes`, trained separately on the real tagged faces only)
+gives 'eval/attr_acc_*' when config.eval.attribute_classifier names its file.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import numpy as np
 import optax
 
 from animejax import config_lib
+from animejax import losses
 from animejax.data import labelled
 from animejax.methods import dcgan as face
 
@@ -58,7 +62,8 @@ LAMBDA_GP = 0.5
 
 def dragan_penalty(d_adv, real: jax.Array, rng: jax.Array,
                    lam: float = LAMBDA_GP) -> jax.Array:
-  """[bhp] main.py's DRAGAN penalty (see the module docstring).
+  """lam * `losses.dragan_penalty` in [bhp]'s convention ('makegirlsmoe':
+  alpha on the real side, unbiased std; see the module docstring).
 
   Args:
     d_adv: images [B, H, W, C] -> adv logits [B] (D's parameters closed
@@ -67,15 +72,8 @@ def dragan_penalty(d_adv, real: jax.Array, rng: jax.Array,
     rng: key; split into (alpha, beta) keys.
     lam: lambda_gp.
   """
-  x = jax.lax.stop_gradient(real.astype(jnp.float32))
-  k_alpha, k_beta = jax.random.split(rng)
-  alpha = jax.random.uniform(k_alpha, (x.shape[0],) + (1,) * (x.ndim - 1))
-  beta = jax.random.uniform(k_beta, x.shape)
-  std = jnp.std(x, ddof=1)  # torch Tensor.std(): unbiased
-  x_hat = alpha * x + (1.0 - alpha) * (x + 0.5 * std * beta)
-  grads = jax.grad(lambda y: jnp.sum(d_adv(y).astype(jnp.float32)))(x_hat)
-  norms = jnp.sqrt(jnp.sum(jnp.square(grads.reshape(x.shape[0], -1)), 1))
-  return lam * jnp.mean(jnp.square(norms - 1.0))
+  return lam * losses.dragan_penalty(d_adv, real, rng,
+                                     convention='makegirlsmoe')
 
 
 class DRAGAN(face.FaceGAN):
@@ -229,14 +227,42 @@ class DRAGAN(face.FaceGAN):
                              np.argmax(labels[:, sl], 1)))
             for g, sl in self.groups.items()}
 
+  def attribute_classifier(self):
+    """The independent judge of config.eval.attribute_classifier (None when
+    unset); see `animejax.attributes`."""
+    path = self.config.eval.get('attribute_classifier', '')
+    if not path:
+      return None
+    if 'attr' not in self._jit_cache:
+      from animejax import attributes  # pylint: disable=g-import-not-at-top
+      clf = attributes.Classifier(path)
+      clf.check_vocab(self.vocab)
+      if not clf.split_matches(self.config.data):
+        raise ValueError(
+            f'The attribute classifier {path!r} was trained on another split '
+            f'({clf.meta.get("split")}), so it may have seen these held-out '
+            'faces: retrain it with python -m animejax.attributes train '
+            '--config <this config>.')
+      self._jit_cache['attr'] = clf
+    return self._jit_cache['attr']
+
   def extra_metrics(self, state, data, fake, labels, n):
     out = {}
-    for which, images, tags in (
-        ('fake', fake, labels),
-        ('real', data.val_float()[:n], data.val_labels[:n])):
+    real, real_tags = data.val_float()[:n], data.val_labels[:n]
+    for which, images, tags in (('fake', fake, labels),
+                                ('real', real, real_tags)):
       for g, acc in self._group_accuracy(state.d_params, images,
                                          np.asarray(tags)).items():
         out[f'eval/dhead_acc_{g}_{which}'] = acc
+    clf = self.attribute_classifier()
+    if clf is not None:
+      # 'attr_acc_*_fake': the classifier reads the tags asked of G; '_real':
+      # the same classifier on the held-out faces (its own held-out accuracy
+      # on these n faces: the ceiling).
+      for which, images, tags in (('fake', fake, labels),
+                                  ('real', real, real_tags)):
+        for g, acc in clf.accuracy(images, np.asarray(tags)).items():
+          out[f'eval/attr_acc_{g}_{which}'] = acc
     return out
 
 
@@ -265,11 +291,19 @@ def get_config_base() -> ml_collections.ConfigDict:
   # set size ([mgm] Sec. 4 only says the lr decays).
   c.optim.lr_decay_steps = 10000
   c.num_sample_images = 64        # 8 x 8: rows = hair, columns = eyes
+  # A weights file of `python -m animejax.attributes train` ('' = none):
+  # adds eval/attr_acc_{hair,eyes}_{fake,real}, an independent judge of the
+  # labels (the D head's dhead_acc_* is trained with G).
+  c.eval.attribute_classifier = ''
   return c
 
 
 def config_errors(config: ml_collections.ConfigDict) -> list[str]:
   errors = face.data_errors(config)
+  if config.data.source == 'tfds':
+    errors.append("config.data.source='tfds' (the Kaggle/Getchu faces) has "
+                  'no tags; dragan is conditional: use a folder with a '
+                  'labels CSV.')
   if config.data.source == 'folder' and not config.data.labels_csv:
     errors.append('config.data.labels_csv is empty: dragan is conditional '
                   '(e.g. ../shared/data/faces/anime64_tagged/tags.csv).')
@@ -292,24 +326,10 @@ def create(config: ml_collections.ConfigDict) -> DRAGAN:
 
 def smoke_config() -> ml_collections.ConfigDict:
   """Tiny widths, synthetic 16 px labelled faces, random VGG conv1_1."""
-  c = get_config_base()
-  c.data.source = 'synthetic'
-  c.data.image_size = 16
-  c.data.synthetic_size = 24
-  c.data.num_val_images = 8
-  c.eval.num_images = 8
-  c.eval.batch_size = 8
-  c.eval.vgg_weights = 'random'
-  c.eval.vgg_layer = 'conv1_1'
+  c = face.smoke_overrides(get_config_base())
   c.model.noise_dim = 8
   c.model.g_features = 4
   c.model.g_res_blocks = 1
   c.model.d_widths = (4, 8)
   c.model.d_res_blocks = 1
-  c.batch_size = 4
-  c.train_steps = 4
-  c.num_sample_images = 4
-  for key in ('log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
-              'sample_every_steps'):
-    c[key] = 2
   return c
