@@ -51,7 +51,8 @@ EXTRAS_REQUIRE = {
     # resolves to the newest default Linux build, a multi-GB CUDA one; this
     # version's CPU wheel (2.13.0+cpu) is what the tests ran with. tf2onnx
     # cannot be an extra: it needs `pip install --no-deps` (see .ci/run).
-    'parity': ['torch==2.13.0'],
+    # scikit-image: the reference the Y-PSNR / SSIM tests compare with.
+    'parity': ['torch==2.13.0', 'scikit-image>=0.26'],
     'onnx': ['onnx>=1.17', 'onnxruntime>=1.20'],
 }
 

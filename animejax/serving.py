@@ -243,10 +243,8 @@ class FaceTranslator:
     from animejax import inference  # pylint: disable=g-import-not-at-top
     out, heat = self._model(image[None])
     out = out[0]
-    if keep_colour:
-      import cv2  # pylint: disable=g-import-not-at-top
-      src = cv2.resize(image, out.shape[1::-1], interpolation=cv2.INTER_AREA)
-      out = inference.keep_color(out, src)
+    if keep_colour:  # the colours of exactly what the model saw
+      out = inference.keep_color(out, self._model.preprocess(image))
     return {'image': out, 'heatmap': heat[0]}
 
 
