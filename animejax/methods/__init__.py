@@ -33,6 +33,8 @@ _METHODS = {
     # Faces from noise: anime-image-development DCGAN; MakeGirlsMoe DRAGAN.
     'dcgan': 'animejax.methods.dcgan',
     'dragan': 'animejax.methods.dragan',
+    # StyleGAN2 (stylegan2-ada-pytorch recipe): lazy R1 / path-length kinds.
+    'stylegan2': 'animejax.methods.stylegan2',
 }
 
 
