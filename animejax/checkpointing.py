@@ -257,3 +257,36 @@ def load_generator_weights(workdir: str,
   weights.meta.update({'source': os.path.abspath(workdir), 'step': int(step),
                        'which': which, 'method': name})
   return weights
+
+
+def restore_for_inference(workdir: str, which: str = 'latest',
+                          task: str | None = None):
+  """(method, inference params, step) of a workdir's `which` checkpoint.
+
+  The method is rebuilt from the workdir's saved config; `task`, when
+  given, must be one of its predict functions (checked before restoring).
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from animejax import methods  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{workdir!r} is not a training workdir (no '
+                            f'{CONFIG_FILE}).')
+  with open(path, encoding='utf-8') as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  method = methods.create(config)
+  if task and task not in method.predict_fns():
+    raise ValueError(f'{workdir!r} was trained by {config.method!r}, which '
+                     f'serves no {task!r}.')
+  ckpt = open_read_only(workdir)
+  try:
+    step = ckpt.best_step() if which == 'best' else None
+    step = step if step is not None else ckpt.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'no checkpoint in {workdir!r}.')
+    state, _ = ckpt.restore(step, jax.eval_shape(method.init,
+                                                 jax.random.key(0)))
+  finally:
+    ckpt.close()
+  return method, method.inference_params(state), step

@@ -34,13 +34,11 @@ workdir or --upscale weights that cannot be loaded, unknown labels).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Sequence
 
 import jax
-import ml_collections
 import numpy as np
 
 from animejax import checkpointing
@@ -80,29 +78,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def load(workdir: str, which: str = 'latest'):
-  """(method, inference params, step) of a workdir's checkpoint."""
-  from animejax import methods  # pylint: disable=g-import-not-at-top
-  path = os.path.join(workdir, checkpointing.CONFIG_FILE)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'{workdir!r} is not a training workdir (no '
-                            f'{checkpointing.CONFIG_FILE}).')
-  with open(path, encoding='utf-8') as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  method = methods.create(config)
-  if 'generate' not in method.predict_fns():
-    raise ValueError(f'{workdir!r} was trained by {config.method!r}, which '
-                     "serves no 'generate'.")
-  ckpt = checkpointing.open_read_only(workdir)
-  try:
-    step = ckpt.best_step() if which == 'best' else None
-    step = step if step is not None else ckpt.latest_step()
-    if step is None:
-      raise FileNotFoundError(f'no checkpoint in {workdir!r}.')
-    like = jax.eval_shape(method.init, jax.random.key(0))
-    state, _ = ckpt.restore(step, like)
-  finally:
-    ckpt.close()
-  return method, method.inference_params(state), step
+  """(method, inference params, step) of a face generator's workdir."""
+  return checkpointing.restore_for_inference(workdir, which, task='generate')
 
 
 def inputs_for(method, num: int, seed: int, labels: str = '',

@@ -253,7 +253,9 @@ class Transfer:
 
   def __init__(self, entry: Entry, which: str):
     import jax  # pylint: disable=g-import-not-at-top
-    self._method, self._params, _ = restore_method(entry.path, which)
+    from animejax import checkpointing  # pylint: disable=g-import-not-at-top
+    self._method, self._params, _ = checkpointing.restore_for_inference(
+        entry.path, which, task='transfer')
     names = list(self._method.condition_names)
     self.source = _pick(names, ('real', 'photo', 'selfie', 'face'), 0)
     self.target = _pick(names, ('anime', 'cartoon', 'drawing'), -1)
@@ -330,27 +332,6 @@ def _centre_square(image: np.ndarray, size: int) -> np.ndarray:
   y, x = (h - s) // 2, (w - s) // 2
   return cv2.resize(image[y:y + s, x:x + s], (size, size),
                     interpolation=cv2.INTER_AREA)
-
-
-def restore_method(workdir: str, which: str = 'latest'):
-  """(method, inference params, step) of a workdir's checkpoint."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from animejax import checkpointing, methods  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(workdir, checkpointing.CONFIG_FILE),
-            encoding='utf-8') as f:
-    method = methods.create(ml_collections.ConfigDict(json.load(f)))
-  ckpt = checkpointing.open_read_only(workdir)
-  try:
-    step = ckpt.best_step() if which == 'best' else None
-    step = step if step is not None else ckpt.latest_step()
-    if step is None:
-      raise FileNotFoundError(f'no checkpoint in {workdir!r}.')
-    state, _ = ckpt.restore(step, jax.eval_shape(method.init,
-                                                 jax.random.key(0)))
-  finally:
-    ckpt.close()
-  return method, method.inference_params(state), step
 
 
 class Models:
