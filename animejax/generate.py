@@ -51,7 +51,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
       prog='animejax-generate', description=__doc__.split('\n\n')[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument('--weights', required=True,
-                 help='training workdir of a dcgan/dragan run')
+                 help='training workdir of a dcgan/dragan/stylegan2 run')
   p.add_argument('--num', type=int, default=16, help='images (or paths)')
   p.add_argument('--out', required=True, help='grid.png or a folder')
   p.add_argument('--seed', type=int, default=0)
@@ -60,7 +60,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
   p.add_argument('--interpolate', type=int, default=0,
                  help='K > 1: K steps from each noise vector to the next')
   p.add_argument('--truncation', type=float, default=0.0,
-                 help='> 0: clip the noise to [-T, T]')
+                 help='> 0: clip the noise to [-T, T] (stylegan2: the '
+                 'truncation trick, psi = T around w_avg)')
   p.add_argument('--which', choices=('latest', 'best'), default='latest')
   p.add_argument('--upscale', default='',
                  help='super-resolve every image with these SR weights '
@@ -89,13 +90,18 @@ def inputs_for(method, num: int, seed: int, labels: str = '',
   from animejax.data import labelled  # pylint: disable=g-import-not-at-top
   k_z, k_l = jax.random.split(jax.random.key(seed))
   z = np.asarray(method.noise(k_z, num), np.float32)
-  if truncation > 0:
+  # StyleGAN2 truncates in W around its tracked w_avg (psi = T); the
+  # others clip z.
+  psi = getattr(method, 'truncation_psi', False)
+  if truncation > 0 and not psi:
     z = np.clip(z, -truncation, truncation)
   vocab = getattr(method, 'vocab', [])
   if labels and not vocab:
     raise ValueError(f'--labels given, but the {method.name!r} model is '
                      'unconditional (it takes no labels).')
   out = {'z': z}
+  if truncation > 0 and psi:
+    out['truncation'] = np.full((num, 1), truncation, np.float32)
   if vocab:
     if labels:
       tags = [t.strip().lower() for t in labels.split(',') if t.strip()]
