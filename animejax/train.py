@@ -189,8 +189,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   metric_name, metric_mode = method.best_metric
   ckpt = checkpointing.Checkpointer(workdir, config.keep_checkpoints,
                                     metric_name, metric_mode)
-  start_step = ckpt.latest_step() or 0
-  if start_step:
+  latest = ckpt.latest_step()
+  start_step = latest or 0
+  # A step-0 checkpoint is a state to start from (e.g. converted official
+  # weights, `animejax.convert --from *.pkl`), not an empty workdir.
+  if latest is not None:
     state, meta = _restore(ckpt, start_step, method, init_key, mesh)
     logging.info('Resumed from %s at step %d (%s).', ckpt.directory,
                  start_step, meta.get('kind'))
