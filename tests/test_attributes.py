@@ -99,6 +99,7 @@ def test_file_round_trip_and_refusals(trained, tmp_path):
     attributes.Classifier(str(other))
 
 
+@pytest.mark.slow  # a DRAGAN eval with the classifier: ~70 s on 2 cores
 def test_dragan_eval_reports_classifier_beside_d_head(trained):
   _, _, acc, path = trained
   config = dragan.smoke_config()

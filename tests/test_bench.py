@@ -38,6 +38,7 @@ def test_measure_peak_positive():
   assert run.measure_peak(size=64, repeats=1) > 0.0
 
 
+@pytest.mark.slow  # bench rows compile several shapes: ~75 s on 2 cores
 def test_inference_row_tiny_generator():
   rows = run.bench_inference([32], [2], ['float32'], repeats=1, width=0.25)
   (row,) = rows

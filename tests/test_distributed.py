@@ -207,6 +207,7 @@ def _start(script, out, workdir, devices, env_extra):
                           stderr=subprocess.STDOUT), log
 
 
+@pytest.mark.slow  # two processes train twice: ~4 min on 2 cores
 def test_two_processes_train_like_one(tmp_path):
   script = tmp_path / 'worker.py'
   script.write_text(WORKER)

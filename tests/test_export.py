@@ -26,6 +26,7 @@ def _inputs(shape, seed=0):
   return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
 
 
+@pytest.mark.slow  # jax2tf with polymorphic shapes: ~45 s on 2 cores
 def test_saved_model_polymorphic(tmp_path, tiny):
   module, params = tiny
   out = str(tmp_path / 'sm')

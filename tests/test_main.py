@@ -44,6 +44,7 @@ def test_eval_without_checkpoint_fails_clearly(tmp_path):
   assert 'not a training workdir' in r.stderr
 
 
+@pytest.mark.slow  # a training run and an eval run: ~3 min on 2 cores
 def test_eval_mode_matches_training_eval(tmp_path):
   # Fewer steps than the run-loop tests: only the evaluation is under test.
   config = test_train_run.tiny_config()

@@ -30,6 +30,16 @@ from animejax import train  # pylint: disable=g-import-not-at-top,wrong-import-p
 from test_train_run import compilation_cache  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 
 NAMES = methods.names()
+# The costliest compiles (minutes on 2 cores) run with `-m slow`; every
+# method keeps its every-kind test in the default run except these, and
+# dcgan/dragan keep kill-and-resume there (animegan's is in test_train_run).
+SLOW_EVERY_KIND = ('ugatit', 'animegan')
+FAST_RESUME = ('dcgan', 'dragan')
+
+
+def _params(slow):
+  return [pytest.param(n, marks=pytest.mark.slow) if n in slow else n
+          for n in NAMES]
 
 
 def _finite(tree) -> bool:
@@ -37,7 +47,7 @@ def _finite(tree) -> bool:
              for x in jax.tree.leaves(tree))
 
 
-@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('name', _params(SLOW_EVERY_KIND))
 def test_every_kind_eval_samples_and_predict(name):
   config = methods.module(name).smoke_config()
   config_lib.validate(config, device_count=1, process_count=1)
@@ -117,7 +127,8 @@ def _final(workdir):
   return step, jax.tree.map(np.asarray, state), meta
 
 
-@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('name', _params(
+    [n for n in NAMES if n not in FAST_RESUME]))
 def test_kill_and_resume_is_bit_exact(name, tmp_path, monkeypatch):
   config = methods.module(name).smoke_config()
   whole = train.train_and_evaluate(config, str(tmp_path / 'whole'))

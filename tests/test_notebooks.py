@@ -73,6 +73,7 @@ def test_notebooks_match_their_builder(tmp_path):
     assert (tmp_path / name).read_text() == (COLAB / name).read_text(), name
 
 
+@pytest.mark.slow  # trains in the notebook: ~2 min on 2 cores
 def test_train_tpu_notebook_runs(monkeypatch, tmp_path):
   ns = run_notebook(COLAB / 'train_tpu.ipynb', monkeypatch, tmp_path)
   assert ns['WORKDIR'] == str(tmp_path)

@@ -7,6 +7,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 if TESTS not in sys.path:
@@ -17,6 +18,7 @@ from workdirs import initialised_workdir  # pylint: disable=wrong-import-positio
 from animejax import checkpointing, methods, train  # pylint: disable=wrong-import-position
 
 
+@pytest.mark.slow  # a one-step run: ~1-2 min on 2 cores
 def test_training_starts_from_a_step0_checkpoint(tmp_path):
   config = methods.module('dcgan').smoke_config()
   config.num_train_steps = 1

@@ -275,6 +275,7 @@ def test_one_step_of_each_kind(kind):
       jax.tree.leaves(new.d_params), jax.tree.leaves(old.d_params)))
 
 
+@pytest.mark.slow  # compiles the whole generator twice: ~45 s
 def test_generate_uses_ema_and_truncation():
   method = _tiny_method()
   state = jax.jit(method.init)(jax.random.key(0))

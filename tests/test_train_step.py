@@ -223,6 +223,7 @@ def test_bfloat16_step_matches_float32(setup):
                                  atol=1e-3, err_msg=k)
 
 
+@pytest.mark.slow  # compiles a second step variant: ~75 s on 2 cores
 def test_variant_config_hinge_wgan_gp_two_d_steps_cosine():
   cfg = h.tiny_config(**{'loss.adv_type': 'hinge', 'loss.gp_type': 'wgan-gp',
                          'loss.gp_weight': 10.0, 'optim.d_steps_per_g': 2,
@@ -266,6 +267,7 @@ def test_missing_batch_key_raises(setup):
     s.fns.gan_step(state, batch, s.vgg_params)
 
 
+@pytest.mark.slow  # the published generators and discriminators: ~2 min
 def test_real_models_tiny():
   """generator_from_config / discriminator_from_config / VGG19, tiny sizes."""
   models = pytest.importorskip('animejax.models')
