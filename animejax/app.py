@@ -32,6 +32,9 @@ os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 TITLES = {'cartoonize': 'Cartoonize', 'selfie': 'Selfie to anime',
           'generate': 'Generate', 'upscale': 'Upscale'}
 ANY = '(any)'
+# Display height of the image boxes: small model outputs (64 px faces) are
+# shown scaled up; the downloaded file keeps its real size.
+IMAGE_HEIGHT = 320
 
 
 def _path_of(payload) -> str | None:
@@ -214,14 +217,15 @@ def build(models: serving.Models, *,
 def _input_image(label: str, task: str):
   import gradio as gr  # pylint: disable=g-import-not-at-top
   return gr.Image(label=label, type='filepath', image_mode=None,
-                  sources=['upload', 'webcam', 'clipboard'],
+                  sources=['upload', 'webcam', 'clipboard'], height=IMAGE_HEIGHT,
                   elem_id=f'{task}-input')
 
 
 def _output_image(label: str, task: str):
   import gradio as gr  # pylint: disable=g-import-not-at-top
   return gr.Image(label=label, format='png', interactive=False,
-                  buttons=['download', 'fullscreen'], elem_id=f'{task}-output')
+                  buttons=['download', 'fullscreen'], height=IMAGE_HEIGHT,
+                  elem_id=f'{task}-output')
 
 
 def theme():

@@ -10,7 +10,7 @@
 
 Starts the app on a free local port, drives it in headless Chromium with
 the steps of tests/test_app.py (tests/app_driver.py), and writes
-app_<tab>.png for every tab that has a model.
+app_<tab>.jpg for every tab that has a model.
 """
 
 import argparse
@@ -51,8 +51,8 @@ def main() -> None:
           page.locator('#seed input').fill(str(args.seed))
         app_driver.run(page, task)
         size, _ = app_driver.output_size(page, f'{task}-output')
-        path = os.path.join(args.out, f'app_{task}.png')
-        page.screenshot(path=path, full_page=True)
+        path = os.path.join(args.out, f'app_{task}.jpg')
+        page.screenshot(path=path, full_page=True, type='jpeg', quality=90)
         print(f'{path}: output {size[0]}x{size[1]}')
   finally:
     server.close()
