@@ -45,17 +45,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
 import xml.etree.ElementTree as ET
 from typing import Callable
 
 import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
+
+from animejax.downloads import sha256 as _sha256
+from animejax.downloads import urlopen_to as _urlopen_to  # tests replace it
 
 ENV_VAR = 'ANIMEJAX_CASCADE_DIR'
 
@@ -105,27 +104,6 @@ def default_cache_dir() -> str:
     return os.environ[ENV_VAR]
   base = os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache'))
   return os.path.join(base, 'animejax', 'cascades')
-
-
-def _sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      h.update(chunk)
-  return h.hexdigest()
-
-
-def _urlopen_to(url: str, dest: str) -> None:
-  """Downloads url to dest through a temporary file (no partial files)."""
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), suffix='.part')
-  try:
-    with os.fdopen(fd, 'wb') as f:
-      with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310
-        shutil.copyfileobj(r, f)
-    os.replace(tmp, dest)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
 
 
 def _opencv_data_dir() -> str:

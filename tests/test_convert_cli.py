@@ -4,6 +4,7 @@ import os
 import shlex
 import subprocess
 import sys
+import urllib.request
 
 import numpy as np
 import pytest
@@ -103,7 +104,8 @@ def test_default_fetcher_leaves_no_temporary_file(tmp_path, monkeypatch):
     def read(self, *unused):
       raise OSError('connection reset')
 
-  monkeypatch.setattr(catalogue.urllib.request, 'urlopen',
+  # The default fetcher (animejax.downloads.urlopen_to) reads through it.
+  monkeypatch.setattr(urllib.request, 'urlopen',
                       lambda url, timeout: Dropped())
   with pytest.raises(catalogue.DownloadError):
     catalogue.resolve('animeganv3-hayao-36', str(tmp_path / 'c'))

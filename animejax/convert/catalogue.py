@@ -15,14 +15,14 @@ hashes of the files in the project's shared test folder are in
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import http.client
 import os
 import shlex
 import shutil
-import tempfile
-import urllib.request
 from typing import Callable, Sequence
+
+from animejax.downloads import sha256  # noqa: F401  (catalogue.sha256 is public)
+from animejax.downloads import urlopen_to as _urlopen_to  # tests replace it
 
 NON_COMMERCIAL = ('non-commercial research, teaching and publication only '
                   '(AnimeGAN/AnimeGANv2/AnimeGANv3 licence by Asher Chan)')
@@ -101,29 +101,6 @@ class DownloadError(RuntimeError):
 def default_cache_dir() -> str:
   base = os.environ.get('XDG_CACHE_HOME', os.path.expanduser('~/.cache'))
   return os.path.join(base, 'animejax', 'official')
-
-
-def _urlopen_to(url: str, dest: str) -> None:
-  """Downloads `url` to `dest` atomically (the default fetcher)."""
-  with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest),
-                               prefix=os.path.basename(dest) + '.',
-                               suffix='.part')
-    try:
-      with os.fdopen(fd, 'wb') as f:
-        shutil.copyfileobj(r, f)
-    except BaseException:
-      os.remove(tmp)  # a dropped connection must not leave a partial file
-      raise
-  os.replace(tmp, dest)
-
-
-def sha256(path: str) -> str:
-  h = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      h.update(chunk)
-  return h.hexdigest()
 
 
 def converted_name(name: str) -> str:

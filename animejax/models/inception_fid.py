@@ -29,7 +29,6 @@ the file and where to put it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -39,6 +38,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from animejax.downloads import sha256 as _sha256
 
 # [pf] inception.py FID_WEIGHTS_URL.
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/'
@@ -264,14 +265,6 @@ def load_variables(path: str) -> dict[str, Any]:
   is run: `animejax.torch_file`)."""
   from animejax import torch_file  # pylint: disable=g-import-not-at-top
   return variables_from_state_dict(torch_file.load_state_dict(path))
-
-
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def offline_message(cache_dir: str, reason: str) -> str:

@@ -24,7 +24,6 @@ weights need) and its params; that is what the training code should call.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import tempfile
@@ -38,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from animejax import torch_file
+from animejax.downloads import sha256 as _sha256
 from animejax.models import vgg19
 
 Params = dict[str, dict[str, np.ndarray]]
@@ -233,14 +233,6 @@ def _load_cache(path: str) -> tuple[Params, str]:
     raise ValueError(f'{path}: not an animejax VGG19 file; delete it to '
                      'rebuild it.')
   return _check_params(payload['params'], path), payload['preprocess']
-
-
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for chunk in iter(lambda: f.read(1 << 20), b''):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def _check_hash(path: str, prefix: str) -> None:
