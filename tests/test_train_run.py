@@ -209,6 +209,8 @@ def test_generator_weights_and_evaluate(reference_run):
       result['eval/psnr_identity'], abs=1e-9)
 
 
+@pytest.mark.slow  # a third training run (~45 s); crash-and-resume stays in the
+# default run through tests/test_methods_smoke.py (dcgan, dragan)
 def test_resume_after_sigkill_is_exact(reference_run, tmp_path):
   workdir = tmp_path / 'killed'
   proc, log = _start_slow(tmp_path, workdir)
