@@ -2,9 +2,9 @@
 bench_train: the run loop's jitted step through the method interface).
 
   python -m bench.ugatit [inf_small WORKDIR] [inf_light] [inf_full] \
-      [train_small] [train_light]     # from the repository root
+      [train_small] [train_light] [train_full]   # from the repository root
 """
-import json, os, sys, time, statistics
+import json, os, resource, sys, time, statistics
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax, jax.numpy as jnp, numpy as np
 from bench import run as bench
@@ -49,17 +49,24 @@ for light, key in ((True, 'inf_light'), (False, 'inf_full')):
     time_translator('ugatit light 256 (published)' if light else 'ugatit full 256 (published)',
                     ugatit.Translator(random_weights(kw)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from configs import ugatit_small, ugatit_selfie2anime_light
+from configs import ugatit_small, ugatit_selfie2anime, ugatit_selfie2anime_light
 if 'train_small' in which:
   c = ugatit_small.get_config()
   t0 = time.perf_counter()
   rows = bench.bench_train([('ugatit_small', c, 1)], repeats=3, budget_s=20)
   for r in rows: r['wall_incl_compile_s'] = time.perf_counter() - t0; emit(r)
-if 'train_light' in which:
-  c = ugatit_selfie2anime_light.get_config()
+for key, module in (('train_light', ugatit_selfie2anime_light),
+                    ('train_full', ugatit_selfie2anime)):
+  if key not in which:
+    continue
+  c = module.get_config()
   c.data.root = ugatit_small.get_config().data.root
   c.data.num_val_images = 50
   c.vgg.weights = 'random'
   t0 = time.perf_counter()
-  rows = bench.bench_train([('ugatit_light_256', c, 1)], repeats=2, budget_s=30)
-  for r in rows: r['wall_incl_compile_s'] = time.perf_counter() - t0; emit(r)
+  rows = bench.bench_train([(f'ugatit_{key[6:]}_256', c, 1)], repeats=2,
+                          budget_s=30)
+  for r in rows:
+    r['wall_incl_compile_s'] = time.perf_counter() - t0
+    r['max_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    emit(r)
