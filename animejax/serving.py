@@ -266,7 +266,9 @@ class Transfer:
                  size: int = 0) -> dict[str, np.ndarray]:
     del keep_colour, size  # a VAE's output is its own
     from animejax import inference  # pylint: disable=g-import-not-at-top
-    x = inference.to_model_range(_centre_square(image, self.size))[None]
+    from animejax.data import conditions  # pylint: disable=g-import-not-at-top
+    # The crop and resize of training (conditions.load_image).
+    x = inference.to_model_range(conditions.square(image, self.size))[None]
     y = self._fn(self._params, {'images': x,
                                 'source': np.array([self.source], np.int32),
                                 'target': np.array([self.target], np.int32)})
@@ -323,15 +325,6 @@ def _pick(names: list[str], wanted: Sequence[str], fallback: int) -> int:
     if any(w in n.lower() for w in wanted):
       return i
   return fallback % len(names)
-
-
-def _centre_square(image: np.ndarray, size: int) -> np.ndarray:
-  import cv2  # pylint: disable=g-import-not-at-top
-  h, w = image.shape[:2]
-  s = min(h, w)
-  y, x = (h - s) // 2, (w - s) // 2
-  return cv2.resize(image[y:y + s, x:x + s], (size, size),
-                    interpolation=cv2.INTER_AREA)
 
 
 class Models:

@@ -130,6 +130,12 @@ def load_image(item: str | bytes, size: int, crop: str = 'center',
     if cut is None:
       raise NoFaceError(str(item)[:200])
     rgb = cut
+  return square(rgb, size, crop)
+
+
+def square(rgb: np.ndarray, size: int, crop: str = 'center') -> np.ndarray:
+  """uint8 [H, W, 3] -> uint8 [size, size, 3] as training sees it: the
+  central square ('center'; 'none' squashes), PIL bicubic resize."""
   if crop == 'center':
     h, w = rgb.shape[:2]
     m = min(h, w)
