@@ -537,15 +537,8 @@ def create(config: ml_collections.ConfigDict) -> StyleGAN2:
 
 def smoke_config() -> ml_collections.ConfigDict:
   """Tiny 8 px model on synthetic faces, random VGG: seconds on a CPU."""
-  c = get_config_base()
-  c.data.source = 'synthetic'
+  c = dcgan.smoke_overrides(get_config_base())  # synthetic faces, cadences
   c.data.image_size = 8
-  c.data.synthetic_size = 24
-  c.data.num_val_images = 8
-  c.eval.num_images = 8
-  c.eval.batch_size = 8
-  c.eval.vgg_weights = 'random'
-  c.eval.vgg_layer = 'conv1_1'
   c.model.z_dim = c.model.w_dim = 8
   c.model.mapping_layers = 2
   c.model.channel_base = 32
@@ -559,10 +552,4 @@ def smoke_config() -> ml_collections.ConfigDict:
   c.loss.style_mixing_prob = 0.0
   c.ema_kimg = 0.01
   c.ema_rampup = 0.05
-  c.batch_size = 4
-  c.train_steps = 4
-  c.num_sample_images = 4
-  for key in ('log_every_steps', 'checkpoint_every_steps', 'eval_every_steps',
-              'sample_every_steps'):
-    c[key] = 2
   return c
