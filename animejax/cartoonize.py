@@ -243,6 +243,17 @@ class Runner:
         except (OSError, ValueError) as e:
           self.fail(out_path, f'cannot write: {e}')
 
+  def report(self, seconds: float, what: str = '', extra: str = '') -> int:
+    """Prints the run's summary, failures and notes; returns the exit
+    status. `what` describes the outputs, `extra` follows the time."""
+    print(f'done: {self.done} written{what}, {len(self.failures)} failed, '
+          f'{seconds:.1f} s{extra}')
+    for path, why in self.failures:
+      print(f'  failed: {path}: {why}')
+    for note in sorted(set(self.notes)):
+      print(f'  note: {note}')
+    return exit_status(self.done, len(self.failures))
+
   def fail(self, path: str, why: str) -> None:
     self.failures.append((path, why))
     print(f'[skip] {path}: {why}', file=sys.stderr)
@@ -376,13 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner.flush()
 
   elapsed = time.time() - start
-  print(f'done: {runner.done} written, {len(runner.failures)} failed, '
-        f'{elapsed:.1f} s, {model.compilations} compiled shape(s)')
-  for path, why in runner.failures:
-    print(f'  failed: {path}: {why}')
-  for note in sorted(set(runner.notes)):
-    print(f'  note: {note}')
-  return exit_status(runner.done, len(runner.failures))
+  return runner.report(elapsed,
+                       extra=f', {model.compilations} compiled shape(s)')
 
 
 def transfer_main(args: argparse.Namespace) -> int:
@@ -470,12 +476,8 @@ def transfer_main(args: argparse.Namespace) -> int:
           runner.fail(o, f'cannot write: {e}')
     bar.update(len(files[i:i + batch]))
   bar.close()
-  print(f'done: {runner.done} written ({args.source} -> {args.target}, '
-        f'{size}x{size}), {len(runner.failures)} failed, '
-        f'{time.time() - start:.1f} s')
-  for path, why in runner.failures:
-    print(f'  failed: {path}: {why}')
-  return exit_status(runner.done, len(runner.failures))
+  return runner.report(time.time() - start,
+                       f' ({args.source} -> {args.target}, {size}x{size})')
 
 
 def heatmap_path(out_path: str) -> str:
@@ -548,12 +550,9 @@ def ugatit_main(args: argparse.Namespace, weights) -> int:
           runner.fail(o, f'cannot write: {e}')
     bar.update(len(todo[i:i + batch]))
   bar.close()
-  print(f'done: {runner.done} written (U-GAT-IT {translator.direction}, '
-        f'{translator.size}x{translator.size}), {len(runner.failures)} '
-        f'failed, {time.time() - start:.1f} s')
-  for path, why in runner.failures:
-    print(f'  failed: {path}: {why}')
-  return exit_status(runner.done, len(runner.failures))
+  return runner.report(time.time() - start,
+                       f' (U-GAT-IT {translator.direction}, '
+                       f'{translator.size}x{translator.size})')
 
 
 def _resize_square(image: np.ndarray, size: int) -> np.ndarray:
