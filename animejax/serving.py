@@ -69,7 +69,7 @@ HOW_TO_GET = {
         'configs/dcgan_anime32.py), then pass `--weights faces=runs/dragan`.'),
     'upscale': (
         'Train an SRResNet (`python -m animejax.main --config '
-        'configs/srresnet_small.py --workdir runs/sr`) or pass a '
+        'configs/srresnet_anime.py --workdir runs/sr`) or pass a '
         'Lornatang/SRGAN-PyTorch `SRResNet_x4-*.pth.tar` file: '
         '`--weights x4=runs/sr`.'),
 }

@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import run as bench  # noqa: E402
-from configs import srgan_x4, srresnet_small, srresnet_x4  # noqa: E402
+from configs import srgan_x4, srresnet_anime, srresnet_x4  # noqa: E402
 from animejax.methods import srgan  # noqa: E402
 
 SHARED = os.environ.get('ANIMEJAX_SHARED', os.path.join(
@@ -41,18 +41,18 @@ def inference_rows(name, config, sizes, batch=1):
 def main():
   print('load average', os.getloadavg())
   rows = []
-  rows += inference_rows('srresnet_small', srresnet_small.get_config(),
+  rows += inference_rows('srresnet_anime', srresnet_anime.get_config(),
                          (64, 256))
   rows += inference_rows('srresnet_x4', srresnet_x4.get_config(), (64, 256))
   if '--no-train' not in sys.argv:
-    small = srresnet_small.get_config()
+    small = srresnet_anime.get_config()
     x4 = srresnet_x4.get_config()
     x4.data.hr_dir = HR
     x4.loss.vgg_weight = 0.0
     gan = srgan_x4.get_config()
     gan.data.hr_dir = HR
     gan.vgg.weights = 'random'   # offline; same FLOPs as ImageNet VGG19
-    rows += bench.bench_train([('srresnet_small', small, 8),
+    rows += bench.bench_train([('srresnet_anime', small, 8),
                                ('srresnet_x4', x4, 16),
                                ('srgan_x4', gan, 16)], repeats=3,
                               budget_s=60.0)

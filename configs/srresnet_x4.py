@@ -12,7 +12,7 @@ batch, Adam beta1 0.9, lr 1e-4, 10^6 update iterations, pixel MSE.
 and `train_srresnet.py`: the same (MSELoss, Adam(1e-4, (0.9, 0.999))), 64
 channels, 16 residual blocks, output clamped to [0, 1] in forward().
 Not measured here (a CPU does not train it); the small variant that is:
-configs/srresnet_small.py. Its workdir is the `model.init_from` of
+configs/srresnet_anime.py. Its workdir is the `model.init_from` of
 configs/srgan_x4.py.
 """
 

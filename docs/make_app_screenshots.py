@@ -3,7 +3,7 @@
   python docs/make_app_screenshots.py --out docs \\
       --weights shinkai=../shared/weights/AnimeGANv3_Shinkai_37.pb \\
       --weights selfie=runs/ugatit_small --weights faces=runs/dragan64 \\
-      --weights x4=runs/srresnet_small \\
+      --weights x4=runs/srresnet_anime \\
       --photo ../shared/data/photos/val/1.jpg \\
       --face ../shared/data/faces/selfie2anime/trainA/xxx.jpg \\
       --small ../shared/data/sr/anime_hr/xxx.png

@@ -1,7 +1,7 @@
 r"""Held-out Y-PSNR / Y-SSIM of an srgan run next to bicubic, and its figure.
 
-  python docs/make_srresnet_figure.py --workdir /tmp/srresnet_small \
-      --config configs/srresnet_small.py --out docs/srresnet_small.png
+  python docs/make_srresnet_figure.py --workdir /tmp/srresnet_anime \
+      --config configs/srresnet_anime.py --out docs/srresnet_anime.png
 
 Evaluates the workdir's latest (or --which best) checkpoint through
 `animejax.upscale.load_upscaler` on the config's held-out images (the SR

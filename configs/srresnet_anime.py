@@ -1,8 +1,8 @@
 """A narrow SRResNet x4 that trains on a 2-core CPU: anime illustrations.
 
 Run (HR images from ../shared/data/sr/anime_hr, or $ANIMEJAX_SHARED/...):
-  python -m animejax.main --config configs/srresnet_small.py \
-      --workdir /tmp/srresnet_small
+  python -m animejax.main --config configs/srresnet_anime.py \
+      --workdir /tmp/srresnet_anime
 
 Data: the 150 illustrations of `sr/anime_hr` (long side 768 px); the last 20
 (sorted names) are held out, centre-cropped to 192 px and bicubic-downscaled
@@ -29,7 +29,7 @@ run was stopped at step 693 (the checkpoint is saved on SIGTERM); the eval
 at steps 200/400/600 repeated the numbers above to the digit (24.30 dB at
 400). Step 693, the same 20 images: Y-PSNR 24.66 dB / SSIM 0.7344 vs
 bicubic 24.11 / 0.7214, gain +0.55 +- 0.02 dB (20/20), SSIM +0.0130 +-
-0.0037. docs/srresnet_small.png shows centre crops of the first three
+0.0037. docs/srresnet_anime.png shows centre crops of the first three
 held-out images (LR nearest | bicubic | SR | HR, 96 px crops at 2x).
 """
 
