@@ -256,7 +256,7 @@ def load_config(spec: str):
   import importlib.util  # pylint: disable=g-import-not-at-top
   path, _, variant = spec.partition(':')
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  if repo not in sys.path:  # configs import `configs.common`
+  if repo not in sys.path:  # configs import each other as `configs.<name>`
     sys.path.insert(0, repo)
   module_spec = importlib.util.spec_from_file_location('_face_config', path)
   module = importlib.util.module_from_spec(module_spec)

@@ -17,10 +17,37 @@ from typing import Any
 
 import ml_collections
 
-# The run loop's keys of every config (configs/default.py holds their values).
+# The run loop's keys of every config (`run_config` holds their defaults).
 LOOP_CHOICES = {'dtype': ('float32', 'bfloat16')}
 LOOP_POSITIVE = ('batch_size', 'log_every_steps', 'checkpoint_every_steps',
                  'keep_checkpoints', 'eval_every_steps', 'sample_every_steps')
+
+
+def run_config(method: str, **overrides) -> ml_collections.ConfigDict:
+  """The run loop's keys with their defaults, for method `method`.
+
+  What `animejax.train` reads from every config (checked by `validate`); a
+  method's recipe adds its own keys. It lives in the package, not in the
+  repository's `configs/`, so the methods' base configs (and `convert`,
+  which builds one) work from an installed wheel.
+  """
+  c = ml_collections.ConfigDict()
+  c.method = method                   # animejax.methods.names()
+  c.seed = 0
+  # 'float32' or 'bfloat16': compute dtype; params and optimizer state fp32.
+  c.dtype = 'float32'
+  c.batch_size = 1                    # global, over every device
+  # > 0 overrides the method's own step count (smoke tests, benchmarks).
+  c.num_train_steps = -1
+  c.log_every_steps = 50
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 3
+  c.eval_every_steps = 2000
+  c.sample_every_steps = 1000
+  c.num_sample_images = 4
+  for key, value in overrides.items():
+    c[key] = value
+  return c
 
 
 class ConfigError(ValueError):

@@ -19,16 +19,16 @@ Run:
 
 import ml_collections
 
-from configs import common
+from animejax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """Returns the full default config (AnimeGANv2, Shinkai weights)."""
   del arg
-  # The run loop's keys (seed, dtype, cadence, ...: configs/common.py). The
-  # method 'animegan' trains AnimeGAN v1/v2 and CartoonGAN
+  # The run loop's keys (seed, dtype, cadence, ...: config_lib.run_config).
+  # The method 'animegan' trains AnimeGAN v1/v2 and CartoonGAN
   # (config.generator.name picks the generator).
-  c = common.run_config('animegan')
+  c = config_lib.run_config('animegan')
 
   # ---------------------------------------------------------------- data
   c.data = ml_collections.ConfigDict()

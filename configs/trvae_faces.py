@@ -23,12 +23,12 @@ so `num_epochs` is the cap to set (`--config.num_epochs=...`).
 
 import ml_collections
 
-from configs import common
+from animejax import config_lib
 
 
 def get_config(arg: str | None = None):
   del arg
-  c = common.run_config('trvae')
+  c = config_lib.run_config('trvae')
   c.batch_size = 1024                  # [rep] network.train(batch_size=1024)
   c.num_epochs = 10000                 # [rep] n_epochs=10000 (early-stopped)
   c.log_every_steps = 50

@@ -18,11 +18,11 @@ Not trained here (no data set of that size, no accelerator).
 
 import ml_collections
 
-from configs import common
+from animejax import config_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  c = common.run_config('ugatit')
+  c = config_lib.run_config('ugatit')
   c.batch_size = 1                    # [pt] --batch_size 1
   c.iterations = 1_000_000            # [pt] --iteration 1000000
   c.log_every_steps = 100

@@ -127,3 +127,52 @@ def test_cli_wrong_type_and_bad_value():
   r = _main('--config.loss.adv_type=wgan')
   assert r.returncode != 0 and 'config.loss.adv_type' in r.stderr
   assert 'Traceback' not in r.stderr
+
+
+def test_method_base_configs_need_no_checkout(tmp_path):
+  # An installed animejax has no `configs` package beside it: the methods'
+  # base configs (and `convert`, which builds one for a .pkl) must not
+  # import it. Run from a folder where `configs` can't be imported.
+  code = (
+      'import importlib.util as u\n'
+      'assert u.find_spec("configs") is None, "configs importable"\n'
+      'from animejax import config_lib\n'
+      'from animejax.methods import dcgan, dragan, srgan, stylegan2\n'
+      'for c in (dcgan.get_config_base(), dragan.get_config_base(),\n'
+      '          srgan.base_config(), stylegan2.get_config_base()):\n'
+      '  assert set(config_lib.run_config(c.method)) <= set(c), c.method\n'
+      'print("ok")\n')
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  env.pop('PYTHONPATH', None)
+  r = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, env=env,
+                     capture_output=True, text=True, timeout=120)
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert r.stdout.strip() == 'ok'
+
+
+def _config_specs():
+  """Every configs/<name>.py and each of its variants ('name' or 'name:v';
+  a variant is a `variant == '<v>'` branch of its get_config)."""
+  import re  # pylint: disable=g-import-not-at-top
+  folder = os.path.join(REPO, 'configs')
+  for fname in sorted(os.listdir(folder)):
+    if not fname.endswith('.py') or fname.startswith('_'):
+      continue
+    name = fname[:-3]
+    with open(os.path.join(folder, fname)) as f:
+      source = f.read()
+    yield name
+    for v in sorted(set(re.findall(r"variant == '(\w+)'", source))):
+      yield f'{name}:{v}'
+
+
+@pytest.mark.parametrize('spec', list(_config_specs()))
+def test_every_config_and_variant_validates(spec, tmp_path):
+  name, _, variant = spec.partition(':')
+  module = __import__(f'configs.{name}', fromlist=['get_config'])
+  config = module.get_config(variant) if variant else module.get_config()
+  # The recipes for the user's own data (srgan_x4, ...) leave the data
+  # folder to the command line, as their docstrings say.
+  if config.get('data', {}).get('hr_dir', None) == '':
+    config.data.hr_dir = str(tmp_path)
+  config_lib.validate(config, device_count=1, process_count=1)

@@ -135,7 +135,6 @@ def _stylegan2_snapshot(path: str, args: argparse.Namespace) -> int:
     raise ValueError(
         f'{path!r} is not a stylegan2-ada-pytorch network snapshot: it has '
         f'no G_ema/G/D networks (keys: {sorted(snap)}).')
-  _config_root_on_path()
   config, state = stylegan2.from_snapshot(snap)
   config.data.image_dir = args.image_dir or ''
   method = methods.create(config)
@@ -162,18 +161,6 @@ def _stylegan2_snapshot(path: str, args: argparse.Namespace) -> int:
     print('note:     set data.image_dir (--image-dir) to train or evaluate '
           'further; generating needs nothing more.')
   return 0
-
-
-def _config_root_on_path() -> None:
-  """Lets `stylegan2.get_config_base` import `configs.common` from any
-  current directory (as animejax/main.py does for --config files): the
-  repository's configs/ folder is not an installed package."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  root = os.path.dirname(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))))
-  if importlib.util.find_spec('configs') is None and os.path.isfile(
-      os.path.join(root, 'configs', 'common.py')) and root not in sys.path:
-    sys.path.insert(0, root)
 
 
 def run() -> None:

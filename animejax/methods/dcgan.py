@@ -453,8 +453,7 @@ def smoke_overrides(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def get_config_base() -> ml_collections.ConfigDict:
   """[aid]'s recipe (paths unset; configs/dcgan_anime32.py sets them)."""
-  from configs import common  # pylint: disable=g-import-not-at-top
-  c = common.run_config('dcgan')
+  c = config_lib.run_config('dcgan')
   c.batch_size = 32               # [aid] train(): batch = 32 (16 real+16 fake)
   c.d_steps = D_STEPS             # [aid] dis_train_factor = 10
   c.real_label = REAL_LABEL       # [aid] get_y: 1 - 0.1

@@ -268,8 +268,7 @@ class DRAGAN(face.FaceGAN):
 
 def get_config_base() -> ml_collections.ConfigDict:
   """[mgm]/[bhp]'s recipe at 128 px (paths unset; configs set them)."""
-  from configs import common  # pylint: disable=g-import-not-at-top
-  c = common.run_config('dragan')
+  c = config_lib.run_config('dragan')
   c.batch_size = 64               # [mgm] Sec. 4: batch size 64
   c.train_steps = 100000
   c.lambda_gp = LAMBDA_GP         # [mgm] Sec. 4, [bhp] lambda_gp = 0.5

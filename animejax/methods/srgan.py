@@ -44,6 +44,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from animejax import config_lib
 from animejax.config_lib import check_choice
 from animejax.config_lib import check_positive
 from animejax.config_lib import get_key
@@ -592,8 +593,7 @@ def export_weights(state, config):
 
 def base_config() -> ml_collections.ConfigDict:
   """The [port] x4 recipe's keys (configs/srresnet_x4.py, srgan_x4.py)."""
-  from configs import common  # pylint: disable=g-import-not-at-top
-  c = common.run_config('srgan')
+  c = config_lib.run_config('srgan')
   c.batch_size = 16                     # [paper] Sec. 3.2; [port] yaml
   c.pretrain_steps = 1_000_000          # [paper] SRResNet: 10^6 updates
   c.gan_steps = 200_000                 # [paper] 10^5 at 1e-4 + 10^5 at 1e-5

@@ -389,8 +389,7 @@ def get_config_base() -> ml_collections.ConfigDict:
   defaults; optimiser, gamma, EMA and mbstd from train.py cfg_specs
   'paper256' (the recipes override what differs).
   """
-  from configs import common  # pylint: disable=g-import-not-at-top
-  c = common.run_config('stylegan2')
+  c = config_lib.run_config('stylegan2')
   c.batch_size = 64               # [ada] cfg_specs paper256: mb=64
   c.train_steps = 390625          # [ada] paper256 kimg=25000 / mb 64
   dcgan.add_data_config(c, 256)
