@@ -44,7 +44,6 @@ predict_fns: 'translate' (A->B) and 'translate_b2a', returning
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import cv2
