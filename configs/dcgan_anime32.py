@@ -60,7 +60,21 @@ Resumed in a copy of that workdir (same command, --workdir
 /tmp/dcgan32_more, timeout 480 s) when the load fell to ~2-3.5: steps
 72-291 at ~1.5-2.5 s/step; step 150: kid_randvgg19 0.00256 +- 0.00024,
 fid_randvgg19 0.536; rough faces (hair framing a face) in the step-225
-samples, i.e. after ~25 minutes of training in all."""
+samples, i.e. after ~25 minutes of training in all.
+
+Again on an idle machine (load 0.6 at the start, 1-2 throughout; 1 Dec
+2026), the first command with `timeout -s TERM 900` (15 minutes, compile
+and three evals included): 511 steps (~1.5 s/step), then the two evals:
+  step 1:   kid_randvgg19 0.01607 +- 0.00047, fid_randvgg19 2.781
+  step 150: kid_randvgg19 0.00256 +- 0.00024, fid_randvgg19 0.536
+  step 300: kid_randvgg19 0.00046 +- 0.00010, fid_randvgg19 0.186
+  step 511: kid_randvgg19 0.00039 +- 0.00007, fid_randvgg19 0.189
+(steps 1 and 150 equal the first run's to the digit: the run is
+deterministic.) Faces from step ~300 (8.5 minutes in); at step 511 they
+are faces with hair, eyes and mouth, but of few hair colours (mostly dark
+or purple; partial mode collapse):
+  python -m animejax.generate --weights /tmp/s26/dcgan32 --num 64 \
+      --out docs/dcgan_anime32.png --seed 0"""
 
 
 def get_config(variant: str = ''):
