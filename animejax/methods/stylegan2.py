@@ -358,11 +358,26 @@ class StyleGAN2(dcgan.FaceGAN):
     return {'params': state.g_ema, 'buffers': state.g_buffers}
 
   def predict_fns(self):
-    g = self.generator
+    latent = self.latent_fns()
+    mapping, synthesis = latent['mapping'], latent['synthesis']
 
     def generate(params, inputs):
       """{'z': [N, z_dim], optional 'truncation': psi [N] or []} ->
       {'images': [N, S, S, 3] in [-1, 1]} from G_ema, const noise."""
+      return synthesis(params, mapping(params, inputs))
+    return {'generate': generate}
+
+  def latent_fns(self):
+    """'generate' in its two halves, for work in W (style mixing, latent
+    walks; [ada] style_mixing.py calls G.mapping and G.synthesis apart):
+      'mapping':   {'z': [N, z_dim], optional 'truncation': psi [N] or []}
+                   -> {'ws': [N, num_ws, w_dim]} (truncated around w_avg)
+      'synthesis': {'ws': [N, num_ws, w_dim]} -> {'images': [N, S, S, 3]}
+    Same params as predict_fns. Kept out of predict_fns, whose functions
+    each return images and have a predict_example (base.Method)."""
+    g = self.generator
+
+    def mapping(params, inputs):
       ws = g.apply(params, inputs['z'], method='map')
       if 'truncation' in inputs:
         # [ada] MappingNetwork: w_avg.lerp(x, psi) on every ws.
@@ -370,10 +385,13 @@ class StyleGAN2(dcgan.FaceGAN):
                           (-1, 1, 1))
         w_avg = params['buffers']['mapping']['w_avg']
         ws = w_avg + psi * (ws - w_avg)
-      images = g.apply(params, ws, 'const', method='synthesize')
+      return {'ws': ws}
+
+    def synthesis(params, inputs):
+      images = g.apply(params, inputs['ws'], 'const', method='synthesize')
       # [ada] generate.py / metrics: images are clamped to the valid range.
       return {'images': jnp.clip(images, -1.0, 1.0)}
-    return {'generate': generate}
+    return {'mapping': mapping, 'synthesis': synthesis}
 
   def predict_example(self, task, pipeline):
     out = super().predict_example(task, pipeline)
