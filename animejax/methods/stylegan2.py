@@ -171,17 +171,29 @@ class StyleGAN2(dcgan.FaceGAN):
     super().__init__(config)
     from animejax.models import stylegan2  # pylint: disable=g-import-not-at-top
     m, s = config.model, config.data.image_size
+    # config.dtype='bfloat16': the synthesis and D blocks of the
+    # model.num_bf16_res highest resolutions compute in bf16 ([ada]'s fp16
+    # blocks; animejax/models/stylegan2.py says what is cast and how it
+    # differs). Params, Adam states, G_ema, the mapping network, the images
+    # and every loss and regulariser (R1, path length) stay float32.
+    dtypes = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+    if config.dtype not in dtypes:
+      raise ValueError(f'config.dtype={config.dtype!r} is not one of '
+                       f'{tuple(dtypes)}.')
+    dtype = dtypes[config.dtype]
     self.generator = stylegan2.Generator(
         z_dim=m.z_dim, w_dim=m.w_dim, img_resolution=s,
         mapping_layers=m.mapping_layers,
         mapping_lr_multiplier=m.mapping_lr_multiplier,
         w_avg_beta=m.w_avg_beta, channel_base=m.channel_base,
-        channel_max=m.channel_max, conv_clamp=m.conv_clamp or None)
+        channel_max=m.channel_max, conv_clamp=m.conv_clamp or None,
+        dtype=dtype, num_bf16_res=m.num_bf16_res)
     self.discriminator = stylegan2.Discriminator(
         img_resolution=s, channel_base=m.channel_base,
         channel_max=m.channel_max, conv_clamp=m.conv_clamp or None,
         mbstd_group_size=m.mbstd_group_size,
-        mbstd_num_channels=m.mbstd_num_channels)
+        mbstd_num_channels=m.mbstd_num_channels, dtype=dtype,
+        num_bf16_res=m.num_bf16_res)
     o, l = config.optim, config.loss
     betas = tuple(o.betas)
     self.g_tx = lazy_adam(o.lr, betas, o.eps, l.g_reg_interval)
@@ -425,6 +437,9 @@ def get_config_base() -> ml_collections.ConfigDict:
   c.model.conv_clamp = 0.0
   c.model.mbstd_group_size = 8    # [ada] paper256 mbstd=8
   c.model.mbstd_num_channels = 1  # [ada] DiscriminatorEpilogue default
+  # With config.dtype='bfloat16': the number of highest resolutions whose G
+  # and D blocks compute in bf16 ([ada] train.py num_fp16_res=4; 0 = none).
+  c.model.num_bf16_res = 4
   c.loss = ml_collections.ConfigDict()
   c.loss.r1_gamma = 1.0           # [ada] paper256 gamma=1
   c.loss.pl_weight = 2.0          # [ada] StyleGAN2Loss pl_weight=2
@@ -468,7 +483,7 @@ def config_errors(config: ml_collections.ConfigDict) -> list[str]:
               'loss.pl_batch_shrink', 'model.mbstd_group_size'):
     config_lib.check_positive(errors, config, key)
   for key in ('loss.r1_gamma', 'loss.pl_weight', 'ema_kimg', 'ema_rampup',
-              'model.conv_clamp'):
+              'model.conv_clamp', 'model.num_bf16_res'):
     config_lib.check_positive(errors, config, key, allow_zero=True)
   if not 0.0 <= config.loss.style_mixing_prob <= 1.0:
     errors.append('config.loss.style_mixing_prob must be in [0, 1].')
@@ -485,9 +500,8 @@ def config_errors(config: ml_collections.ConfigDict) -> list[str]:
                   f'model.mbstd_group_size={g} (minibatch-std groups).')
   if config.loss.pl_weight > 0 and b < config.loss.pl_batch_shrink:
     errors.append('config.batch_size must be >= loss.pl_batch_shrink.')
-  if config.dtype != 'float32':
-    errors.append("stylegan2 runs in float32 only (config.dtype='float32'); "
-                  'mixed precision is not implemented yet.')
+  # config.dtype ('float32' or 'bfloat16', both supported: see __init__) is
+  # a run-loop key: config_lib.validate checks it (LOOP_CHOICES).
   return errors
 
 

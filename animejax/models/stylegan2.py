@@ -26,12 +26,33 @@ Buffers live in the 'buffers' collection: 'mapping/w_avg' [w_dim] and
 Module names equal the official attribute names (mapping.fc0,
 synthesis.b8.conv0.affine, b4.fc, ...), so a state_dict key
 'a.b.c' is the tree path ('a', 'b', 'c').
+
+Mixed precision (`dtype=jnp.bfloat16` on SynthesisNetwork / Generator /
+Discriminator) follows [ada]'s `use_fp16` blocks (networks.py
+SynthesisBlock / DiscriminatorBlock, enabled by train.py num_fp16_res=4):
+the blocks of the `num_bf16_res` highest resolutions, from
+max(2 ** (log2(R) + 1 - num_bf16_res), 8) up, cast their input activations
+to the compute dtype, and every conv inside them (modulated 3x3 convs,
+ToRGB, the up/down FIR filters, D's fromrgb/conv0/conv1/skip) runs in it;
+weights, styles, demodulation coefficients, noise and biases are computed
+in float32 and cast at the point of use. Parameters (hence gradients and
+the optimiser) stay float32, and so do the mapping network, the affine
+(style) layers, the skip-connected RGB image (each ToRGB output is cast
+back, [ada] `y.to(torch.float32)`), D's epilogue b4 (mbstd, conv, fc, out)
+and every block below that resolution. How ours differs from [ada]'s fp16:
+bfloat16 has float32's exponent range, so we need neither the
+conv_clamp=256 that [ada]'s train.py switches on with fp16 (model.conv_clamp
+keeps its own value, 0 = none by default), nor modulated_conv2d's
+pre-normalisation of weight and styles by their max norms "to avoid FP16
+overflow" (demodulation cancels it up to its 1e-8 epsilon), nor any loss
+scaling (neither has [ada]: with fp16 it relies on the clamp and on
+nan_to_num of the gradients, which our method keeps).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -310,6 +331,15 @@ def _channels(res: int, channel_base: int, channel_max: int) -> int:
   return min(channel_base // res, channel_max)
 
 
+def low_precision_resolution(img_resolution: int, num_res: int) -> int:
+  """Lowest block resolution that computes in the low-precision dtype.
+
+  [ada] networks.py: fp16_resolution = max(2 ** (log2(R) + 1 - num_fp16_res),
+  8) and use_fp16 = (res >= fp16_resolution); num_res = 0 gives 2 R (none).
+  """
+  return max(2 ** (int(np.log2(img_resolution)) + 1 - num_res), 8)
+
+
 class MappingNetwork(nn.Module):
   """[ada] MappingNetwork: z (+ embedded c) -> w, 8 FC lrelu, lr x0.01."""
   z_dim: int = 512
@@ -376,6 +406,7 @@ class SynthesisBlock(nn.Module):
   is_last: bool
   conv_clamp: Optional[float] = None
   use_noise: bool = True
+  dtype: Any = jnp.float32  # its convs' compute dtype ([ada] use_fp16)
 
   @property
   def num_conv(self) -> int:
@@ -390,9 +421,10 @@ class SynthesisBlock(nn.Module):
     if self.in_channels == 0:
       const = self.param('const', lambda r: jax.random.normal(r, (c, res, res)))
       x = jnp.broadcast_to(jnp.transpose(const, (1, 2, 0))[None],
-                           (ws.shape[0], res, res, c))
+                           (ws.shape[0], res, res, c)).astype(self.dtype)
       x = SynthesisLayer(c, c, name='conv1', **kw)(x, ws[:, 0], noise_mode)
     else:
+      x = x.astype(self.dtype)  # [ada] x.to(dtype=dtype)
       x = SynthesisLayer(self.in_channels, c, up=2, name='conv0', **kw)(
           x, ws[:, 0], noise_mode)
       x = SynthesisLayer(c, c, name='conv1', **kw)(x, ws[:, 1], noise_mode)
@@ -401,7 +433,7 @@ class SynthesisBlock(nn.Module):
     y = ToRGBLayer(c, self.img_channels, self.w_dim,
                    conv_clamp=self.conv_clamp, name='torgb')(
                        x, ws[:, self.num_conv])
-    y = y.astype(jnp.float32)
+    y = y.astype(jnp.float32)  # [ada] the image stays float32
     img = img + y if img is not None else y
     return x, img
 
@@ -415,6 +447,10 @@ class SynthesisNetwork(nn.Module):
   channel_max: int = 512
   conv_clamp: Optional[float] = None
   use_noise: bool = True
+  # Compute dtype of the num_bf16_res highest-resolution blocks (module
+  # docstring); float32 = [ada]'s fp32 network, bit-identical to no dtype.
+  dtype: Any = jnp.float32
+  num_bf16_res: int = 4  # [ada] train.py num_fp16_res=4
 
   @property
   def block_resolutions(self) -> list[int]:
@@ -432,6 +468,7 @@ class SynthesisNetwork(nn.Module):
     ws = ws.astype(jnp.float32)
     x = img = None
     w_idx = 0
+    low = low_precision_resolution(self.img_resolution, self.num_bf16_res)
     for res in self.block_resolutions:
       cin = (_channels(res // 2, self.channel_base, self.channel_max)
              if res > 4 else 0)
@@ -439,7 +476,8 @@ class SynthesisNetwork(nn.Module):
           cin, _channels(res, self.channel_base, self.channel_max),
           self.w_dim, res, self.img_channels,
           is_last=res == self.img_resolution, conv_clamp=self.conv_clamp,
-          use_noise=self.use_noise, name=f'b{res}')
+          use_noise=self.use_noise,
+          dtype=self.dtype if res >= low else jnp.float32, name=f'b{res}')
       n = block.num_conv
       x, img = block(x, img, ws[:, w_idx:w_idx + n + 1], noise_mode)
       w_idx += n
@@ -459,11 +497,14 @@ class Generator(nn.Module):
   channel_base: int = 32768
   channel_max: int = 512
   conv_clamp: Optional[float] = None
+  dtype: Any = jnp.float32  # synthesis compute dtype (SynthesisNetwork)
+  num_bf16_res: int = 4
 
   def setup(self):
     self.synthesis = SynthesisNetwork(
         self.w_dim, self.img_resolution, self.img_channels,
-        self.channel_base, self.channel_max, self.conv_clamp)
+        self.channel_base, self.channel_max, self.conv_clamp,
+        dtype=self.dtype, num_bf16_res=self.num_bf16_res)
     self.mapping = MappingNetwork(
         self.z_dim, self.c_dim, self.w_dim, self.num_ws,
         num_layers=self.mapping_layers,
@@ -496,13 +537,16 @@ class DiscriminatorBlock(nn.Module):
   out_channels: int
   img_channels: int
   conv_clamp: Optional[float] = None
+  dtype: Any = jnp.float32  # its convs' compute dtype ([ada] use_fp16)
 
   @nn.compact
   def __call__(self, x: Optional[Array], img: Array) -> Array:
     tmp, out, clamp = self.tmp_channels, self.out_channels, self.conv_clamp
+    if x is not None:
+      x = x.astype(self.dtype)  # [ada] x.to(dtype=dtype)
     if self.in_channels == 0:
       x = Conv2dLayer(self.img_channels, tmp, 1, activation='lrelu',
-                      conv_clamp=clamp, name='fromrgb')(img)
+                      conv_clamp=clamp, name='fromrgb')(img.astype(self.dtype))
     half = math.sqrt(0.5)
     y = Conv2dLayer(tmp, out, 1, use_bias=False, down=2, name='skip')(
         x, gain=half)
@@ -566,16 +610,22 @@ class Discriminator(nn.Module):
   mbstd_group_size: Optional[int] = 4
   mbstd_num_channels: int = 1
   mapping_layers: int = 8
+  # Compute dtype of the num_bf16_res highest-resolution blocks (module
+  # docstring); the epilogue b4 is always float32, as in [ada].
+  dtype: Any = jnp.float32
+  num_bf16_res: int = 4  # [ada] train.py num_fp16_res=4
 
   @nn.compact
   def __call__(self, img: Array, c: Optional[Array] = None) -> Array:
     log2 = int(np.log2(self.img_resolution))
     ch = lambda r: _channels(r, self.channel_base, self.channel_max)
+    low = low_precision_resolution(self.img_resolution, self.num_bf16_res)
     x = None
     for res in [2 ** i for i in range(log2, 2, -1)]:
       x = DiscriminatorBlock(
           ch(res) if res < self.img_resolution else 0, ch(res), ch(res // 2),
-          self.img_channels, conv_clamp=self.conv_clamp, name=f'b{res}')(
+          self.img_channels, conv_clamp=self.conv_clamp,
+          dtype=self.dtype if res >= low else jnp.float32, name=f'b{res}')(
               x, img)
     cmap_dim = ch(4) if self.cmap_dim is None else self.cmap_dim
     cmap = None
