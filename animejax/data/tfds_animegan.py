@@ -36,6 +36,7 @@ from PIL import Image
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from animejax.data import common
 from animejax.data import folders
 from animejax.data import smoothing
 
@@ -91,18 +92,13 @@ class Animegan(tfds.core.GeneratorBasedBuilder):
                   'year={2019}}'))
 
   def _archive_root(self, dl_manager) -> str:
-    try:
-      manual = dl_manager.manual_dir
-    except AssertionError:  # no manual_dir given, or it does not exist
-      manual = None
-    if manual and tf.io.gfile.isdir(manual):
-      zips = [f for f in sorted(tf.io.gfile.listdir(manual)) if f.endswith('.zip')]
-      try:
-        return find_root(os.fspath(manual))
-      except FileNotFoundError:
-        if zips:
-          return find_root(os.fspath(dl_manager.extract(
-              os.path.join(manual, zips[0]))))
+    # The extracted folder or dataset.zip (or another zip) in the manual_dir,
+    # else the release download.
+    root = common.find_manual_data(
+        dl_manager, find_root, dataset='animegan', files=('dataset.zip',),
+        source=self.url, suffix='.zip', required=False)
+    if root is not None:
+      return root
     return find_root(os.fspath(dl_manager.download_and_extract(self.url)))
 
   def _split_generators(self, dl_manager):

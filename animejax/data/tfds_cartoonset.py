@@ -40,6 +40,7 @@ from PIL import Image
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from animejax.data import common
 from animejax.data import folders
 
 URLS = {
@@ -150,31 +151,23 @@ class Cartoonset(tfds.core.GeneratorBasedBuilder):
 
   def _root(self, dl_manager) -> str:
     cfg = self.builder_config
-    try:
-      manual = dl_manager.manual_dir
-    except AssertionError:  # no manual_dir given, or it does not exist
-      manual = None
-    if manual and tf.io.gfile.isdir(manual):
-      manual = os.fspath(manual)
-      archive = os.path.join(manual, cfg.archive)
-      if tf.io.gfile.exists(archive):
-        return find_root(os.fspath(dl_manager.extract(archive)), cfg.folder)
-      try:
-        return find_root(manual, cfg.folder)
-      except FileNotFoundError:
-        pass
     url = self.urls[cfg.size]
+    spec = dict(dataset=f'Cartoon Set {cfg.size}', files=(cfg.archive,),
+                source=url)
+    # Only this size's archive (the other one would pass find_root), before
+    # the folder; else the download.
+    root = common.find_manual_data(
+        dl_manager, lambda path: find_root(path, cfg.folder), **spec,
+        archive_first=True, required=False)
+    if root is not None:
+      return root
     try:
       return find_root(os.fspath(dl_manager.download_and_extract(url)),
                        cfg.folder)
     except Exception as e:  # pylint: disable=broad-except
-      where = manual or '<manual_dir> (tfds.download.DownloadConfig('
-      raise RuntimeError(
-          f'Cartoon Set {cfg.size}: could not download {url} ({type(e).__name__}'
-          f': {e}). Download {cfg.archive} where you have internet and put it '
-          f'(or the {cfg.folder}/ folder it extracts to) in the manual_dir: '
-          f'{where}' + ('' if manual else 'manual_dir=...), e.g. '
-                        '~/tensorflow_datasets/downloads/manual') + '.') from e
+      raise RuntimeError(common.missing_message(
+          **spec, manual_dir=common.manual_dir_of(dl_manager)[1],
+          detail=f'and the download failed: {type(e).__name__}: {e}')) from e
 
   def _split_generators(self, dl_manager):
     return {'train': self._generate_examples(self._root(dl_manager))}

@@ -28,21 +28,23 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from animejax.data import common
 from animejax.data import folders
 
 KAGGLE_URL = 'https://www.kaggle.com/datasets/splcher/animefacedataset'
 ARCHIVE = 'archive.zip'
 NUM_FACES = 63632  # the Kaggle page: 63,632 "high-quality" anime faces
+SOURCE = (f'the Kaggle Anime Face Dataset ({KAGGLE_URL}; a Kaggle login is '
+          'needed, e.g. `kaggle datasets download -d '
+          'splcher/animefacedataset`)')
 INSTRUCTIONS = (
-    f'Download {ARCHIVE} of the Kaggle Anime Face Dataset ({KAGGLE_URL}; '
-    'a Kaggle login is needed, e.g. `kaggle datasets download -d '
-    'splcher/animefacedataset`) and put the zip, or the images/ folder it '
-    'extracts to, in the manual_dir (config.data.manual_dir; TFDS default '
+    f'Download {ARCHIVE} of {SOURCE} and put the zip, or the images/ folder '
+    'it extracts to, in the manual_dir (config.data.manual_dir; TFDS default '
     '<data_dir>/downloads/manual/).')
 
 
-class ManualDataMissingError(FileNotFoundError):
-  """The archive is not in the manual_dir (offline, or not downloaded)."""
+# The archive is not in the manual_dir (offline, or not downloaded).
+ManualDataMissingError = common.ManualDataMissingError
 
 
 def find_images_dir(path: str) -> str:
@@ -81,22 +83,11 @@ class AnimeFaces(tfds.core.GeneratorBasedBuilder):
                   'howpublished={Kaggle}, year={2019}}'))
 
   def _images_dir(self, dl_manager) -> str:
-    try:
-      manual = os.fspath(dl_manager.manual_dir)
-    except AssertionError as e:  # TFDS: no manual_dir, or it is empty
-      raise ManualDataMissingError(
-          f'anime_faces: no manual_dir with {ARCHIVE} ({e}). '
-          + INSTRUCTIONS) from None
-    if not tf.io.gfile.isdir(manual):
-      raise ManualDataMissingError(f'anime_faces: manual_dir {manual!r} does '
-                                   'not exist. ' + INSTRUCTIONS)
-    zips = sorted(f for f in tf.io.gfile.listdir(manual)
-                  if f.lower().endswith('.zip'))
-    if zips:
-      name = ARCHIVE if ARCHIVE in zips else zips[0]
-      return find_images_dir(os.fspath(dl_manager.extract(
-          os.path.join(manual, name))))
-    return find_images_dir(manual)
+    # archive.zip (or another zip, e.g. the CLI's animefacedataset.zip)
+    # first: find_images_dir would also take a stray image in manual_dir.
+    return common.find_manual_data(
+        dl_manager, find_images_dir, dataset='anime_faces', files=(ARCHIVE,),
+        source=SOURCE, suffix='.zip', archive_first=True)
 
   def _split_generators(self, dl_manager):
     return {'train': self._generate_examples(self._images_dir(dl_manager))}

@@ -32,13 +32,15 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from animejax.data import common
 from animejax.data import folders
 
 ARCHIVE = 'selfie2anime.zip'
 HOMEPAGE = 'https://github.com/taki0112/UGATIT'
+SOURCE = (f'the "selfie2anime" link of {HOMEPAGE} or of znxlwm/UGATIT-pytorch '
+          '(Google Drive: it cannot be downloaded automatically)')
 SPLITS = ('trainA', 'trainB', 'testA', 'testB')
-DEFAULT_MANUAL_DIR = os.path.join('~', 'tensorflow_datasets', 'downloads',
-                                  'manual')
+DEFAULT_MANUAL_DIR = common.DEFAULT_MANUAL_DIR
 
 
 def find_root(path: str) -> str:
@@ -54,13 +56,9 @@ def find_root(path: str) -> str:
 
 
 def missing_message(manual_dir: str | None) -> str:
-  where = manual_dir or DEFAULT_MANUAL_DIR
-  return (f'selfie2anime: {ARCHIVE} not found in {where!r}. Download '
-          f'{ARCHIVE} (the "selfie2anime" link of {HOMEPAGE} or of '
-          'znxlwm/UGATIT-pytorch) and put the zip, or the folder it unzips '
-          f'to, in {where!r} (config.data.manual_dir / '
-          'tfds.download.DownloadConfig(manual_dir=...)). It cannot be '
-          'downloaded automatically (Google Drive).')
+  """The error text when selfie2anime.zip is not in `manual_dir`."""
+  return common.missing_message('selfie2anime', (ARCHIVE,), SOURCE,
+                                manual_dir)
 
 
 class Selfie2anime(tfds.core.GeneratorBasedBuilder):
@@ -87,23 +85,10 @@ class Selfie2anime(tfds.core.GeneratorBasedBuilder):
                   'year={2020}}'))
 
   def _archive_root(self, dl_manager) -> str:
-    try:
-      manual = os.fspath(dl_manager.manual_dir)
-    except AssertionError:  # no manual_dir, or it does not exist
-      manual = None
-    if not manual or not tf.io.gfile.isdir(manual):
-      raise FileNotFoundError(missing_message(manual))
-    try:
-      return find_root(manual)
-    except FileNotFoundError:
-      zips = sorted(f for f in tf.io.gfile.listdir(manual)
-                    if f.lower().endswith('.zip'))
-      if ARCHIVE in zips:  # prefer the official name over other zips
-        zips = [ARCHIVE]
-      if not zips:
-        raise FileNotFoundError(missing_message(manual)) from None
-      return find_root(os.fspath(dl_manager.extract(
-          os.path.join(manual, zips[0]))))
+    # The extracted folders, else selfie2anime.zip (or another zip) there.
+    return common.find_manual_data(
+        dl_manager, find_root, dataset='selfie2anime', files=(ARCHIVE,),
+        source=SOURCE, suffix='.zip')
 
   def _split_generators(self, dl_manager):
     root = self._archive_root(dl_manager)
@@ -133,7 +118,7 @@ def builder(data_config) -> Selfie2anime:
     b.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=manual))
   except AssertionError as e:  # tfds: manual_dir missing
-    raise FileNotFoundError(missing_message(manual)) from e
+    raise common.ManualDataMissingError(missing_message(manual)) from e
   return b
 
 
