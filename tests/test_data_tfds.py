@@ -1,13 +1,16 @@
 """TFDS builder 'animegan' on a fake archive with the official layout."""
 
 import os
-import tempfile
-import zipfile
+import sys
 
 import numpy as np
 from PIL import Image
-import pytest
 import tensorflow_datasets as tfds
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+if TESTS not in sys.path:
+  sys.path.insert(0, TESTS)
+import tfds_archives  # pylint: disable=wrong-import-position
 
 from animejax import data
 from animejax.data import tfds_animegan
@@ -36,33 +39,18 @@ def make_fake_archive(root: str) -> str:
     if style != 'Shinkai':  # Shinkai: smooth images made by the builder
       put(f'{style}/smooth', 3)
   path = os.path.join(root, 'dataset.zip')
-  with zipfile.ZipFile(path, 'w') as z:
-    for d, _, files in os.walk(ext):
-      for f in files:
-        full = os.path.join(d, f)
-        z.write(full, os.path.relpath(full, ext))
-  return path
+  return tfds_archives.zip_tree(ext, path)
 
 
-class AnimeganBuilderTest(tfds.testing.DatasetBuilderTestCase):
+class AnimeganBuilderTest(tfds_archives.ExtractedArchive,
+                          tfds.testing.DatasetBuilderTestCase):
   """The standard TFDS builder checks (splits, features, no os/open use)."""
   DATASET_CLASS = tfds_animegan.Animegan
   BUILDER_CONFIG_NAMES_TO_TEST = ['hayao', 'shinkai']
   SPLITS = _COUNTS
   # No checksum is published for dataset.zip (see the builder's docstring).
   SKIP_CHECKSUMS = True
-
-  @classmethod
-  def setUpClass(cls):
-    cls._tmp = tempfile.TemporaryDirectory()
-    make_fake_archive(cls._tmp.name)
-    cls.EXAMPLE_DIR = os.path.join(cls._tmp.name, 'extracted')
-    super().setUpClass()
-
-  @classmethod
-  def tearDownClass(cls):
-    super().tearDownClass()
-    cls._tmp.cleanup()
+  make_archive = staticmethod(make_fake_archive)
 
 
 def _names(builder, split):

@@ -3,13 +3,17 @@ standard builder checks, zip in manual_dir, the clear offline message, and
 the U-GAT-IT data config reading it (config.data.source = 'tfds')."""
 
 import os
-import tempfile
-import zipfile
+import sys
 
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+if TESTS not in sys.path:
+  sys.path.insert(0, TESTS)
+import tfds_archives  # pylint: disable=wrong-import-position
 
 from animejax.data import tfds_selfie2anime
 from animejax.methods import ugatit
@@ -32,31 +36,16 @@ def make_fake_archive(root: str, zip_name: str = 'selfie2anime.zip') -> str:
   (open(os.path.join(ext, 'trainB', 'broken.jpg'), 'wb')
    .write(b'not an image'))
   path = os.path.join(root, zip_name)
-  with zipfile.ZipFile(path, 'w') as z:
-    for d, _, files in os.walk(ext):
-      for f in files:
-        full = os.path.join(d, f)
-        z.write(full, os.path.relpath(full, ext))
-  return path
+  return tfds_archives.zip_tree(ext, path)
 
 
-class Selfie2animeBuilderTest(tfds.testing.DatasetBuilderTestCase):
+class Selfie2animeBuilderTest(tfds_archives.ExtractedArchive,
+                              tfds.testing.DatasetBuilderTestCase):
   """The standard TFDS checks, manual_dir = the extracted folders."""
   DATASET_CLASS = tfds_selfie2anime.Selfie2anime
   SPLITS = _COUNTS
   SKIP_CHECKSUMS = True  # manual-only, no published checksum
-
-  @classmethod
-  def setUpClass(cls):
-    cls._tmp = tempfile.TemporaryDirectory()
-    make_fake_archive(cls._tmp.name)
-    cls.EXAMPLE_DIR = os.path.join(cls._tmp.name, 'extracted')
-    super().setUpClass()
-
-  @classmethod
-  def tearDownClass(cls):
-    super().tearDownClass()
-    cls._tmp.cleanup()
+  make_archive = staticmethod(make_fake_archive)
 
 
 def _data_config(tmp_path, manual):
