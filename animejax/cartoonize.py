@@ -318,6 +318,14 @@ def output_for(src: str, in_root: str, out_root: str, ext: str) -> str:
   return os.path.join(out_root, base + src_ext)
 
 
+def single_output(src: str, output: str) -> str:
+  """--output for a single --input: a file path, or (an existing folder or a
+  name without extension) the folder to write src's basename into."""
+  if os.path.isdir(output) or not os.path.splitext(output)[1]:
+    return os.path.join(output, os.path.basename(src))
+  return output
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   """Runs the CLI; returns the exit status (see EXIT_HELP)."""
   argv = list(sys.argv[1:] if argv is None else argv)
@@ -375,15 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.run_video(f, output_for(f, args.input, args.output, ''),
                          progress)
   elif video.is_video(args.input):
-    out = args.output
-    if os.path.isdir(out) or not os.path.splitext(out)[1]:
-      out = os.path.join(out, os.path.basename(args.input))
-    runner.run_video(args.input, out, progress)
+    runner.run_video(args.input, single_output(args.input, args.output),
+                     progress)
   else:
-    out = args.output
-    if os.path.isdir(out) or not os.path.splitext(out)[1]:
-      out = os.path.join(out, os.path.basename(args.input))
-    runner.add_image(args.input, out)
+    runner.add_image(args.input, single_output(args.input, args.output))
     runner.flush()
 
   elapsed = time.time() - start
@@ -443,10 +446,7 @@ def transfer_main(args: argparse.Namespace) -> int:
     outs = [output_for(f, args.input, args.output, args.ext) for f in files]
   else:
     files = [args.input]
-    out = args.output
-    if os.path.isdir(out) or not os.path.splitext(out)[1]:
-      out = os.path.join(out, os.path.basename(args.input))
-    outs = [out]
+    outs = [single_output(args.input, args.output)]
   runner = Runner(None, args)
   batch = max(1, args.batch)
   start = time.time()
@@ -510,10 +510,7 @@ def ugatit_main(args: argparse.Namespace, weights) -> int:
     outs = [output_for(f, args.input, args.output, args.ext) for f in files]
   else:
     files = [args.input]
-    out = args.output
-    if os.path.isdir(out) or not os.path.splitext(out)[1]:
-      out = os.path.join(out, os.path.basename(args.input))
-    outs = [out]
+    outs = [single_output(args.input, args.output)]
   runner = Runner(None, args)
   start = time.time()
   todo = []
