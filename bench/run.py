@@ -132,6 +132,35 @@ def _train_configs(quick: bool, big: bool = False):
   return specs
 
 
+def step_rows(name: str, method, mesh, state, frozen, batch_arrays, key,
+              kinds, *, dtype: str, size, batch: int, repeats: int = 3,
+              budget_s: float = 20.0) -> tuple[list[dict], Any]:
+  """('<kind>_step' rows, the state after them): the run loop's jitted step
+  (`train._jit_step`, state donated) of each kind on one batch, with its
+  lower + compile seconds ('compile_s')."""
+  from animejax import train
+  step_fn = train._jit_step(method, mesh)  # pylint: disable=protected-access
+  rows = []
+  for kind in kinds:
+    t0 = time.perf_counter()
+    compiled = step_fn.lower(state, frozen, batch_arrays, key, jnp.int32(0),
+                             kind).compile()
+    compile_s = time.perf_counter() - t0
+    holder = {'state': state}
+
+    def run_once(fn=compiled, holder=holder):
+      # The state is donated: always feed the newest one back.
+      holder['state'], metrics = fn(holder['state'], frozen, batch_arrays,
+                                    key, jnp.int32(0))
+      return metrics
+
+    wall, cpu = median_time(run_once, repeats=repeats, budget_s=budget_s)
+    state = holder['state']
+    rows.append(_row(f'{kind}_step', name, dtype, size, batch, wall, cpu,
+                     flops(compiled) / batch, compile_s=compile_s))
+  return rows, state
+
+
 def bench_train(config_specs, *, repeats: int = 3,
                 budget_s: float = 20.0) -> list[dict]:
   """Images/s of every step kind of each (name, config, batch) spec.
@@ -140,7 +169,7 @@ def bench_train(config_specs, *, repeats: int = 3,
   `train_and_evaluate` runs), so any registered method can be timed; the
   batch is the method's own first training batch.
   """
-  from animejax import methods, parallel, train
+  from animejax import methods, parallel
   rows = []
   for name, config, batch in config_specs:
     config.batch_size = batch
@@ -153,23 +182,11 @@ def bench_train(config_specs, *, repeats: int = 3,
     batch_arrays = parallel.global_batch(next(iter(pipeline.train_iter)),
                                          mesh)
     size = int(next(iter(batch_arrays.values())).shape[1])
-    step_fn = train._jit_step(method, mesh)  # pylint: disable=protected-access
-    key = jax.random.key(1)
-    for kind in schedule.kinds:
-      compiled = step_fn.lower(state, frozen, batch_arrays, key,
-                               jnp.int32(0), kind).compile()
-      holder = {'state': state}
-
-      def run_once(fn=compiled, holder=holder):
-        # The state is donated: always feed the newest one back.
-        holder['state'], metrics = fn(holder['state'], frozen, batch_arrays,
-                                      key, jnp.int32(0))
-        return metrics
-
-      wall, cpu = median_time(run_once, repeats=repeats, budget_s=budget_s)
-      state = holder['state']
-      rows.append(_row(f'{kind}_step', name, config.dtype, size, batch, wall,
-                       cpu, flops(compiled) / batch))
+    spec_rows, _ = step_rows(name, method, mesh, state, frozen, batch_arrays,
+                             jax.random.key(1), schedule.kinds,
+                             dtype=config.dtype, size=size, batch=batch,
+                             repeats=repeats, budget_s=budget_s)
+    rows += spec_rows
   return rows
 
 

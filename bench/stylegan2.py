@@ -50,7 +50,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import run as bench  # noqa: E402  pylint: disable=wrong-import-position
-from animejax import parallel, train  # noqa: E402  pylint: disable=wrong-import-position
+from animejax import parallel  # noqa: E402  pylint: disable=wrong-import-position
 from animejax.methods import stylegan2  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -139,24 +139,15 @@ def rows_for(name: str, config, batch: int, *, reg: bool = True,
   compiled, secs = _timed_compile(jax.jit(d_main), state, reals, z, key)
   row('d_main', lambda: compiled(state, reals, z, key), compiled, secs)
 
-  # The run loop's step of each kind (state donated: feed the newest back).
+  # The run loop's step of each kind.
   mesh = parallel.create_mesh()
-  step_fn = train._jit_step(method, mesh)  # pylint: disable=protected-access
-  holder = {'state': parallel.replicate(state, mesh)}
-  batch_arrays = parallel.global_batch({'image': reals}, mesh)
-  step_key = parallel.replicate(key, mesh)
-  kinds = method.schedule(0).kinds
-  for kind in kinds if reg else ('main',):
-    compiled, secs = _timed_compile(step_fn, holder['state'], {},
-                                    batch_arrays, step_key, jnp.int32(0),
-                                    kind)
-
-    def run_once(fn=compiled):
-      holder['state'], metrics = fn(holder['state'], {}, batch_arrays,
-                                    step_key, jnp.int32(0))
-      return metrics
-
-    row(f'{kind}_step', run_once, compiled, secs)
+  kinds = method.schedule(0).kinds if reg else ('main',)
+  step, _ = bench.step_rows(
+      name, method, mesh, parallel.replicate(state, mesh), {},
+      parallel.global_batch({'image': reals}, mesh),
+      parallel.replicate(key, mesh), kinds, dtype=dtype, size=size,
+      batch=batch, repeats=repeats, budget_s=budget_s)
+  rows += step
   return rows
 
 
