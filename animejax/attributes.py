@@ -71,7 +71,9 @@ class AttributeClassifier(nn.Module):
     return nn.Dense(self.num_labels, name='logits')(x)
 
 
-def _other_tags(vocab: Sequence[str], groups: dict[str, slice]) -> np.ndarray:
+def ungrouped_tags(vocab: Sequence[str],
+                   groups: dict[str, slice]) -> np.ndarray:
+  """A mask of the tags in no group (hair, eyes): their loss is a BCE."""
   mask = np.ones(len(vocab), bool)
   for sl in groups.values():
     mask[sl] = False
@@ -132,7 +134,7 @@ def train(data: labelled.LabelledImages, steps: int = 1500,
   if not data.vocab:
     raise ValueError('The attribute classifier needs labels (a labels CSV).')
   groups = labelled.group_slices(data.vocab)
-  other = _other_tags(data.vocab, groups)
+  other = ungrouped_tags(data.vocab, groups)
   model = AttributeClassifier(len(data.vocab), tuple(widths))
   size = data.train_images.shape[1]
   params = model.init(jax.random.key(seed),

@@ -76,6 +76,57 @@ def test_dragan_penalty_trains_d_only():
 
 
 # ------------------------------------------------------------------ labels
+def test_d_label_loss_on_fake_faces_is_optional():
+  """config.d_cls_fake=False drops exactly D's label BCE on G's faces (the
+  'd_cls_fake' metric) from the D loss, and with it D's and G's updates."""
+  config = dragan.smoke_config()
+  rng = np.random.default_rng(0)
+  batch = {'image': jnp.asarray(rng.uniform(-1, 1, (4, 16, 16, 3)),
+                                jnp.float32)}
+  out = {}
+  for on in (True, False):
+    config.d_cls_fake = on
+    method = dragan.create(config)
+    batch['labels'] = method.sample_labels(jax.random.key(1), 4)
+    state = method.init(jax.random.key(0))
+    out[on] = method.train_step(state, None, batch, jax.random.key(2),
+                                'train')
+  (s_on, m_on), (s_off, m_off) = out[True], out[False]
+  assert float(m_on['d_cls_fake']) == pytest.approx(float(m_off['d_cls_fake']))
+  assert float(m_on['d_cls_fake']) > 0.1
+  np.testing.assert_allclose(float(m_on['d_loss']) - float(m_off['d_loss']),
+                             float(m_on['d_cls_fake']), rtol=1e-5)
+  leaves = lambda s: jax.tree.leaves(s.d_params)
+  assert any(not np.allclose(a, b)
+             for a, b in zip(leaves(s_on), leaves(s_off)))
+
+
+def test_label_losses_match_numpy_references():
+  """'bce': mean sigmoid BCE over samples and tags ([bhp]); 'softmax': per
+  group the mean -log softmax of the true tag, summed over groups (ACGAN)."""
+  config = dragan.smoke_config()
+  rng = np.random.default_rng(4)
+  logits = rng.normal(0, 2, (5, 12))
+  want = {}
+  p = 1 / (1 + np.exp(-logits))
+  method = dragan.create(config)
+  tags = np.asarray(method.sample_labels(jax.random.key(3), 5))
+  want['bce'] = np.mean(-tags * np.log(p) - (1 - tags) * np.log(1 - p))
+  ce = 0.0
+  for sl in (slice(0, 6), slice(6, 12)):
+    z = logits[:, sl] - logits[:, sl].max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    ce += np.mean(-logp[np.arange(5), tags[:, sl].argmax(1)])
+  want['softmax'] = ce
+  for kind in ('bce', 'softmax'):
+    config.label_loss = kind
+    got = dragan.create(config).label_loss(jnp.asarray(logits, jnp.float32),
+                                           jnp.asarray(tags))
+    np.testing.assert_allclose(float(got), want[kind], rtol=1e-5)
+  config.label_loss = 'focal'
+  assert any('label_loss' in e for e in dragan.config_errors(config))
+
+
 def test_parse_tags_and_vocabulary():
   assert labelled.parse_tags('blonde hair blue eyes') == ['blonde hair',
                                                           'blue eyes']

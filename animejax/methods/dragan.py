@@ -15,7 +15,10 @@ One 'train' step (one compiled program) is [bhp]'s loop body:
      update of G.
 lambda_adv = the number of labels ([mgm] Sec. 4, [bhp] `lambda_adv =
 tag_num`); BCE is the mean over samples (and tags) of the logit form
-([bhp] StableBCELoss). G runs in training mode in both halves (batch
+([bhp] StableBCELoss). Two options leave the recipe, for short runs
+(configs/dragan_anime64.py:labels says why): config.label_loss='softmax'
+(ACGAN's per-group cross entropy for the label head, `label_loss`) and
+config.d_cls_fake=False (D's label loss on real faces only). G runs in training mode in both halves (batch
 statistics; [bhp] never calls .eval()). z ~ N(0, 1)^128 ([bhp]
 z.normal_(0, 1)). Fake labels c: one hair and one eye colour uniformly at
 random (the labelled set's structure: every face has exactly one of each;
@@ -104,6 +107,26 @@ class DRAGAN(face.FaceGAN):
     self.g_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
     self.d_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
     self.groups = labelled.group_slices(self.vocab)
+    if config.label_loss == 'softmax' and not self.groups:
+      raise ValueError("config.label_loss='softmax' needs tag groups ('<c> "
+                       "hair', '<c> eyes'); these tags have none: use "
+                       "'bce'.")
+
+  def label_loss(self, logits: jax.Array, tags: jax.Array) -> jax.Array:
+    """config.label_loss of the label head's logits against multi-hot tags.
+
+    'bce': the mean over samples and tags of the sigmoid BCE ([bhp]
+    StableBCELoss). 'softmax': per tag group (hair, eyes: each face has one
+    of each) the mean softmax cross entropy, summed over groups, plus the
+    BCE of ungrouped tags: ACGAN's class log-likelihood (Odena et al. 2017
+    eq. 2), the loss of `animejax.attributes`.
+    """
+    if self.config.label_loss == 'bce':
+      return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, tags))
+    from animejax import attributes  # pylint: disable=g-import-not-at-top
+    return attributes.loss_fn(logits, tags, self.groups,
+                              attributes.ungrouped_tags(self.vocab,
+                                                        self.groups))
 
   def checkpoint_meta(self, step):
     del step
@@ -173,15 +196,19 @@ class DRAGAN(face.FaceGAN):
     def d_loss_fn(d_params):
       adv_r, cls_r = d_apply(d_params, real)
       adv_f, cls_f = d_apply(d_params, fake)
-      loss_real = lam_adv * bce(adv_r, 1.0) + bce(cls_r, tags)
-      loss_fake = lam_adv * bce(adv_f, 0.0) + bce(cls_f, fake_c)
+      cls_real = self.label_loss(cls_r, tags)
+      cls_fake = self.label_loss(cls_f, fake_c)
+      loss_real = lam_adv * bce(adv_r, 1.0) + cls_real
+      loss_fake = lam_adv * bce(adv_f, 0.0)
+      if c.d_cls_fake:
+        loss_fake += cls_fake
       gp = dragan_penalty(lambda x: d_apply(d_params, x)[0], real, k_gp,
                           c.lambda_gp)
-      return loss_real + loss_fake + gp, (gp, bce(cls_r, tags),
+      return loss_real + loss_fake + gp, (gp, cls_real, cls_fake,
                                           jnp.mean(adv_r > 0),
                                           jnp.mean(adv_f < 0))
-    (d_loss, (gp, cls_real, acc_r, acc_f)), d_grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(state.d_params)
+    (d_loss, (gp, cls_real, cls_fake, acc_r, acc_f)), d_grads = (
+        jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params))
     updates, d_opt = self.d_tx.update(d_grads, state.d_opt, state.d_params)
     d_params = optax.apply_updates(state.d_params, updates)
 
@@ -191,8 +218,8 @@ class DRAGAN(face.FaceGAN):
     def g_loss_fn(g_params):
       gen, new_vars = g_apply(g_params, g_vars['batch_stats'], gen_z, gen_c)
       adv, cls = d_apply(d_params, gen)
-      return lam_adv * bce(adv, 1.0) + bce(cls, gen_c), (new_vars,
-                                                         bce(cls, gen_c))
+      cls_gen = self.label_loss(cls, gen_c)
+      return lam_adv * bce(adv, 1.0) + cls_gen, (new_vars, cls_gen)
     (g_loss, (new_vars, cls_gen)), g_grads = jax.value_and_grad(
         g_loss_fn, has_aux=True)(state.g_params)
     updates, g_opt = self.g_tx.update(g_grads, state.g_opt, state.g_params)
@@ -202,7 +229,8 @@ class DRAGAN(face.FaceGAN):
         g_stats=new_vars['batch_stats'], d_params=d_params, g_opt=g_opt,
         d_opt=d_opt)
     metrics = {'d_loss': d_loss, 'g_loss': g_loss, 'gp': gp,
-               'd_cls_real': cls_real, 'g_cls': cls_gen, 'd_acc_real': acc_r,
+               'd_cls_real': cls_real, 'd_cls_fake': cls_fake,
+               'g_cls': cls_gen, 'd_acc_real': acc_r,
                'd_acc_fake': acc_f}
     return new_state, jax.tree.map(lambda v: v.astype(jnp.float32), metrics)
 
@@ -273,6 +301,12 @@ def get_config_base() -> ml_collections.ConfigDict:
   c.train_steps = 100000
   c.lambda_gp = LAMBDA_GP         # [mgm] Sec. 4, [bhp] lambda_gp = 0.5
   c.lambda_adv = 0.0              # <= 0: the number of labels ([mgm], [bhp])
+  # D's label loss on G's faces too ([bhp] main.py; ACGAN, Odena et al. 2017
+  # eq. 2). False: on real faces only, as StudioGAN's ACGAN
+  # (POSTECH-CVLab/PyTorch-StudioGAN src/worker.py: D adds cond_loss of
+  # real_dict only; G's faces' cond_loss trains G).
+  c.d_cls_fake = True
+  c.label_loss = 'bce'            # [bhp] StableBCELoss; or 'softmax' (ACGAN)
   face.add_data_config(c, 128)
   c.model = ml_collections.ConfigDict()
   c.model.noise_dim = 128         # [mgm] Sec. 4: 128-d noise
@@ -312,6 +346,7 @@ def config_errors(config: ml_collections.ConfigDict) -> list[str]:
   config_lib.check_positive(errors, config, 'lambda_gp', allow_zero=True)
   config_lib.check_choice(errors, config, 'model.activation',
                           ('relu', 'prelu'))
+  config_lib.check_choice(errors, config, 'label_loss', ('bce', 'softmax'))
   m = 2 ** len(config.model.d_widths)
   if config.data.image_size % m:
     errors.append(f'config.data.image_size={config.data.image_size} must be '
