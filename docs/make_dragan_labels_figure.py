@@ -21,21 +21,13 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO not in sys.path:
-  sys.path.insert(0, _REPO)
+_DOCS = os.path.dirname(os.path.abspath(__file__))
+if _DOCS not in sys.path:  # make_face_pipeline_figure (it adds the repo)
+  sys.path.insert(0, _DOCS)
 
-from animejax import generate  # pylint: disable=g-import-not-at-top,wrong-import-position
+from make_face_pipeline_figure import generated_faces  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CAPTION_WIDTH = 150
-
-
-def _faces(args: list[str], folder: str) -> np.ndarray:
-  if generate.main([*args, '--out', folder]) != 0:
-    raise SystemExit(f'animejax.generate {" ".join(args)} failed')
-  names = sorted(os.listdir(folder))
-  return np.stack([np.asarray(Image.open(os.path.join(folder, n)).convert(
-      'RGB')) for n in names])
 
 
 def main() -> None:
@@ -51,7 +43,8 @@ def main() -> None:
   pairs = [s.strip() for s in a.pairs.split(';') if s.strip()]
   base = ['--weights', a.weights, '--num', str(a.num), '--seed', str(a.seed)]
   with tempfile.TemporaryDirectory() as tmp:
-    rows = [_faces([*base, '--labels', pair], os.path.join(tmp, str(i)))
+    rows = [generated_faces([*base, '--labels', pair],
+                            os.path.join(tmp, str(i)))
             for i, pair in enumerate(pairs)]
   size, gap = rows[0].shape[1] * a.zoom, 4
   h = len(rows) * (size + gap) - gap

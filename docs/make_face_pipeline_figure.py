@@ -28,7 +28,8 @@ if _REPO not in sys.path:
 from animejax import generate  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def _faces(args: list[str], folder: str) -> np.ndarray:
+def generated_faces(args: list[str], folder: str) -> np.ndarray:
+  """`animejax.generate ARGS --out FOLDER`, read back as [N, H, W, 3] uint8."""
   if generate.main([*args, '--out', folder]) != 0:
     raise SystemExit(f'animejax.generate {" ".join(args)} failed')
   names = sorted(os.listdir(folder))
@@ -46,13 +47,13 @@ def main() -> None:
   a = p.parse_args()
   base = ['--weights', a.weights, '--num', str(a.num), '--seed', str(a.seed)]
   with tempfile.TemporaryDirectory() as tmp:
-    small = _faces(base, os.path.join(tmp, 'small'))
+    small = generated_faces(base, os.path.join(tmp, 'small'))
     size = small.shape[1] * 4
     rows = [np.repeat(np.repeat(small, 4, 1), 4, 2),
             np.stack([np.asarray(Image.fromarray(f).resize(
                 (size, size), Image.BICUBIC)) for f in small])]
     for i, sr in enumerate(a.upscale):
-      rows.append(_faces([*base, '--upscale', sr],
+      rows.append(generated_faces([*base, '--upscale', sr],
                          os.path.join(tmp, f'sr{i}')))
   gap = 4
   h, w = len(rows) * (size + gap) - gap, a.num * (size + gap) - gap
