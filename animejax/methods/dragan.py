@@ -18,11 +18,13 @@ tag_num`); BCE is the mean over samples (and tags) of the logit form
 ([bhp] StableBCELoss). Two options leave the recipe, for short runs
 (configs/dragan_anime64.py:labels says why): config.label_loss='softmax'
 (ACGAN's per-group cross entropy for the label head, `label_loss`) and
-config.d_cls_fake=False (D's label loss on real faces only). G runs in training mode in both halves (batch
-statistics; [bhp] never calls .eval()). z ~ N(0, 1)^128 ([bhp]
-z.normal_(0, 1)). Fake labels c: one hair and one eye colour uniformly at
-random (the labelled set's structure: every face has exactly one of each;
-[bhp] draws continuous U[0, 1) tags). Learning rates fall x0.1 every
+config.d_cls_fake=False (D's label loss on real faces only).
+
+G runs in training mode in both halves (batch statistics; [bhp] never
+calls .eval()). z ~ N(0, 1)^128 ([bhp] z.normal_(0, 1)). Fake labels c:
+one hair and one eye colour uniformly at random (the labelled set's
+structure: every face has exactly one of each; [bhp] draws continuous
+U[0, 1) tags). Learning rates fall x0.1 every
 `lr_decay_steps` ([bhp] adjust_learning_rate: every 10 epochs).
 
 The penalty (`animejax.losses.dragan_penalty` with convention
