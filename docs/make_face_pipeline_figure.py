@@ -54,7 +54,7 @@ def main() -> None:
                 (size, size), Image.BICUBIC)) for f in small])]
     for i, sr in enumerate(a.upscale):
       rows.append(generated_faces([*base, '--upscale', sr],
-                         os.path.join(tmp, f'sr{i}')))
+                                  os.path.join(tmp, f'sr{i}')))
   gap = 4
   h, w = len(rows) * (size + gap) - gap, a.num * (size + gap) - gap
   canvas = np.full((h, w, 3), 255, np.uint8)

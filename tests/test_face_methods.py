@@ -78,7 +78,7 @@ def test_dragan_penalty_trains_d_only():
 # ------------------------------------------------------------------ labels
 def test_d_label_loss_on_fake_faces_is_optional():
   """config.d_cls_fake=False drops exactly D's label BCE on G's faces (the
-  'd_cls_fake' metric) from the D loss, and with it D's and G's updates."""
+  'd_cls_fake' metric) from the D loss, and so changes D's update."""
   config = dragan.smoke_config()
   rng = np.random.default_rng(0)
   batch = {'image': jnp.asarray(rng.uniform(-1, 1, (4, 16, 16, 3)),

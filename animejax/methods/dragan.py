@@ -24,8 +24,8 @@ G runs in training mode in both halves (batch statistics; [bhp] never
 calls .eval()). z ~ N(0, 1)^128 ([bhp] z.normal_(0, 1)). Fake labels c:
 one hair and one eye colour uniformly at random (the labelled set's
 structure: every face has exactly one of each; [bhp] draws continuous
-U[0, 1) tags). Learning rates fall x0.1 every
-`lr_decay_steps` ([bhp] adjust_learning_rate: every 10 epochs).
+U[0, 1) tags). Learning rates fall x0.1 every `lr_decay_steps` ([bhp]
+adjust_learning_rate: every 10 epochs).
 
 The penalty (`animejax.losses.dragan_penalty` with convention
 'makegirlsmoe'; AnimeGANv2's default convention puts its alpha on the
@@ -63,6 +63,13 @@ from animejax.methods import dcgan as face
 STATE_VERSION = 1
 # [bhp] settings.py lambda_gp = 0.5 ([mgm] Sec. 4: 0.5).
 LAMBDA_GP = 0.5
+
+
+def mean_bce(logits: jax.Array, targets) -> jax.Array:
+  """[bhp] StableBCELoss: the mean sigmoid BCE of logits against targets
+  (broadcast to the logits' shape)."""
+  return jnp.mean(optax.sigmoid_binary_cross_entropy(
+      logits, jnp.broadcast_to(targets, logits.shape)))
 
 
 def dragan_penalty(d_adv, real: jax.Array, rng: jax.Array,
@@ -113,6 +120,9 @@ class DRAGAN(face.FaceGAN):
       raise ValueError("config.label_loss='softmax' needs tag groups ('<c> "
                        "hair', '<c> eyes'); these tags have none: use "
                        "'bce'.")
+    from animejax import attributes  # pylint: disable=g-import-not-at-top
+    self._group_loss = attributes.loss_fn
+    self._ungrouped = attributes.ungrouped_tags(self.vocab, self.groups)
 
   def label_loss(self, logits: jax.Array, tags: jax.Array) -> jax.Array:
     """config.label_loss of the label head's logits against multi-hot tags.
@@ -124,11 +134,8 @@ class DRAGAN(face.FaceGAN):
     eq. 2), the loss of `animejax.attributes`.
     """
     if self.config.label_loss == 'bce':
-      return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, tags))
-    from animejax import attributes  # pylint: disable=g-import-not-at-top
-    return attributes.loss_fn(logits, tags, self.groups,
-                              attributes.ungrouped_tags(self.vocab,
-                                                        self.groups))
+      return mean_bce(logits, tags)
+    return self._group_loss(logits, tags, self.groups, self._ungrouped)
 
   def checkpoint_meta(self, step):
     del step
@@ -180,8 +187,7 @@ class DRAGAN(face.FaceGAN):
     lam_adv = float(self.num_labels) if c.lambda_adv <= 0 else c.lambda_adv
     real, tags = batch['image'], batch['labels']
     n = real.shape[0]
-    bce = lambda logits, t: jnp.mean(optax.sigmoid_binary_cross_entropy(
-        logits, jnp.broadcast_to(t, logits.shape)))
+    bce = mean_bce
     d_apply = lambda p, x: self.discriminator.apply({'params': p}, x)
     k_dz, k_dc, k_gp, k_gz, k_gc = jax.random.split(rng, 5)
 
